@@ -1,0 +1,99 @@
+"""Typed settings, built once by an entry point and passed down.
+
+Nothing in the library reads the environment at import time: ``api.create_app``
+and ``cli.main`` build a :class:`Settings` (from ``STRONGROOM_*`` variables,
+flags or code) and hand it to the services.
+
+Example::
+
+    >>> from pathlib import Path
+    >>> s = Settings(data_dir=Path("/tmp/sr"), dev=True)
+    >>> s.effective_database_url()
+    'sqlite:////tmp/sr/strongroom.db'
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "default_data_dir"]
+
+
+def default_data_dir() -> Path:
+    """Return ``$XDG_DATA_HOME/strongroom`` (``~/.local/share/strongroom`` by default)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "strongroom"
+
+
+class Settings(BaseSettings):
+    """Every knob of a Strongroom server; see docs/configuration.md."""
+
+    model_config = SettingsConfigDict(env_prefix="STRONGROOM_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    """Directory for the SQLite database and, in dev mode, the key file."""
+
+    database_url: SecretStr | None = None
+    """SQLAlchemy URL; ``postgresql+psycopg://…`` selects PostgreSQL (default: SQLite)."""
+
+    listen: str = "127.0.0.1:8200"
+    """``host:port`` the HTTP server binds to."""
+
+    dev: bool = False
+    """Dev mode: self-initialise, self-unseal from a 0600 key file. Never in production."""
+
+    dev_root_token: SecretStr | None = None
+    """Root token to create in dev mode (refused outside dev mode)."""
+
+    max_payload_bytes: int = Field(default=1024 * 1024, ge=1024)
+    """Largest accepted request body; larger ones get 413."""
+
+    kek_rotate_after: int = Field(default=2**31, ge=1, le=2**32 - 1)
+    """Encryptions under one KEK version before it is rotated automatically (NIST SP 800-38D)."""
+
+    default_token_ttl: int = Field(default=32 * 24 * 3600, ge=1)
+    """Default token time-to-live, seconds."""
+
+    max_token_ttl: int = Field(default=366 * 24 * 3600, ge=1)
+    """Longest token time-to-live a caller may ask for, seconds."""
+
+    group_commit_max_batch: int = Field(default=512, ge=1)
+    """Most write operations committed in one transaction."""
+
+    group_commit_max_wait_ms: float = Field(default=0.0, ge=0.0, le=100.0)
+    """Extra time the writer waits to fill a batch (0: take what is queued)."""
+
+    db_pool_size: int = Field(default=8, ge=1)
+    """Connections kept for readers (PostgreSQL) ."""
+
+    list_page_max: int = Field(default=1000, ge=1)
+    """Largest page a list request may ask for."""
+
+    log_format: Literal["json", "console"] = "json"
+    """Log renderer; ``console`` is friendlier in a terminal."""
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    """Lowest level logged."""
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_outside_dev(self) -> Settings:
+        if self.dev_root_token is not None and not self.dev:
+            raise ValueError("dev_root_token is only allowed in dev mode")
+        if self.kek_rotate_after >= 2**32:
+            raise ValueError("kek_rotate_after must stay below 2^32 (NIST SP 800-38D)")
+        return self
+
+    def effective_database_url(self) -> str:
+        """Return the database URL, defaulting to SQLite under :attr:`data_dir`."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.data_dir / 'strongroom.db'}"
+
+    def is_sqlite(self) -> bool:
+        """True when the embedded SQLite backend is in use."""
+        return self.effective_database_url().startswith("sqlite")
