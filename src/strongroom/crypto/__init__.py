@@ -1,0 +1,86 @@
+"""Keys, envelope encryption, rotation and secret sharing for Strongroom.
+
+Key hierarchy: root key → KEK versions (:class:`Keyring`) → one DEK per record
+version, or a per-subject key for crypto-shreddable personal data. Records are
+sealed with AES-256-GCM under their DEK; the payload AAD binds where the record
+lives (:class:`RecordContext`). Every blob carries a magic and a format version,
+and every decryption failure raises the one opaque
+:class:`~strongroom.errors.DecryptionFailed`.
+
+This package is the only one allowed to touch raw primitives, and within it
+only ``_primitives`` imports ``cryptography`` and ``argon2``.
+
+Example::
+
+    >>> from strongroom import crypto
+    >>> root = crypto.RootKey.generate()
+    >>> ring = crypto.Keyring()
+    >>> ring.add(crypto.KEK.generate(version=1))
+    >>> ctx = crypto.RecordContext(tenant="acme", mount="kv", path="db/pw", version=1,
+    ...                            key_class="kek", content_type="text/plain")
+    >>> crypto.open(crypto.seal(b"s3cret", ctx, ring), ctx, ring)
+    b's3cret'
+"""
+
+from strongroom.crypto.blind_index import BlindIndex, normalise
+from strongroom.crypto.envelope import RecordContext, SealedRecord, open, rewrap, rewrap_many, seal
+from strongroom.crypto.keyring import (
+    DEFAULT_ROTATE_AFTER,
+    NIST_GCM_RANDOM_NONCE_LIMIT,
+    EncryptionCounter,
+    Keyring,
+)
+from strongroom.crypto.keys import (
+    KEK,
+    DataKey,
+    KeyPurpose,
+    RootKey,
+    SubjectKey,
+    WrappingKey,
+    wrapped_kek_version,
+)
+from strongroom.crypto.passphrase import Argon2Params, protect, recover
+from strongroom.crypto.shamir import ShareInfo, combine, inspect_share, split
+from strongroom.crypto.token import (
+    TOKEN_PREFIX,
+    SecretToken,
+    generate_accessor,
+    generate_token,
+    looks_like_token,
+    token_hash,
+)
+
+__all__ = [
+    "DEFAULT_ROTATE_AFTER",
+    "KEK",
+    "NIST_GCM_RANDOM_NONCE_LIMIT",
+    "TOKEN_PREFIX",
+    "Argon2Params",
+    "BlindIndex",
+    "DataKey",
+    "EncryptionCounter",
+    "KeyPurpose",
+    "Keyring",
+    "RecordContext",
+    "RootKey",
+    "SealedRecord",
+    "SecretToken",
+    "ShareInfo",
+    "SubjectKey",
+    "WrappingKey",
+    "combine",
+    "generate_accessor",
+    "generate_token",
+    "inspect_share",
+    "looks_like_token",
+    "normalise",
+    "open",
+    "protect",
+    "recover",
+    "rewrap",
+    "rewrap_many",
+    "seal",
+    "split",
+    "token_hash",
+    "wrapped_kek_version",
+]
