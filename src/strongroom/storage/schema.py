@@ -1,0 +1,187 @@
+"""SQLAlchemy Core tables: the one description of what Strongroom persists.
+
+Alembic migrations under ``storage/migrations`` create these tables; nothing
+outside the tests calls ``create_all``. Times are UNIX seconds as floats.
+
+Example::
+
+    >>> from strongroom.storage.schema import metadata
+    >>> "kv_versions" in metadata.tables
+    True
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import postgresql
+
+__all__ = [
+    "kek_versions",
+    "kv_metadata",
+    "kv_versions",
+    "metadata",
+    "mounts",
+    "policies",
+    "seal_config",
+    "subjects",
+    "tenants",
+    "tokens",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _path_type(length: int) -> String:
+    # Record paths are compared byte-wise so that prefix listing can use an
+    # index range scan: SQLite's default BINARY collation already does that;
+    # PostgreSQL needs the "C" collation, or ordering follows the locale.
+    return String(length).with_variant(postgresql.VARCHAR(length, collation="C"), "postgresql")
+
+
+seal_config = Table(
+    "seal_config",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("shares", Integer, nullable=False),
+    Column("threshold", Integer, nullable=False),
+    Column("protected_root", LargeBinary, nullable=True),
+    Column("check_value", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+kek_versions = Table(
+    "kek_versions",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("wrapped", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("retired_at", Float, nullable=True),
+    # Durable upper bound of encryptions done under this version (hi-lo
+    # reservation): a crash can only over-count, never under-count.
+    Column("encryptions_reserved", BigInteger, nullable=False, default=0),
+)
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created_at", Float, nullable=False),
+)
+
+mounts = Table(
+    "mounts",
+    metadata,
+    Column("tenant_id", String(64), ForeignKey("tenants.id"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("type", String(16), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("max_versions", Integer, nullable=False, default=0),
+    Column("cas_required", Boolean, nullable=False, default=False),
+    Column("delete_version_after", Float, nullable=False, default=0.0),
+    Column("created_at", Float, nullable=False),
+)
+
+kv_metadata = Table(
+    "kv_metadata",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("tenant_id", String(64), nullable=False),
+    Column("mount", String(64), nullable=False),
+    Column("path", _path_type(1024), nullable=False),
+    Column("current_version", Integer, nullable=False, default=0),
+    Column("oldest_version", Integer, nullable=False, default=0),
+    Column("max_versions", Integer, nullable=False, default=0),
+    Column("cas_required", Boolean, nullable=False, default=False),
+    Column("delete_version_after", Float, nullable=False, default=0.0),
+    Column("custom_metadata", Text, nullable=False, default="{}"),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("tenant_id", "mount", "path", name="uq_kv_metadata_tenant_mount_path"),
+)
+
+kv_versions = Table(
+    "kv_versions",
+    metadata,
+    Column(
+        "metadata_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("kv_metadata.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("created_at", Float, nullable=False),
+    Column("deletion_time", Float, nullable=True),
+    Column("destroyed", Boolean, nullable=False, default=False),
+    Column("content_type", String(128), nullable=False),
+    # Exactly one of kek_version / subject_id says what wraps the DEK. A
+    # destroyed version keeps neither key nor ciphertext.
+    Column("kek_version", Integer, nullable=True),
+    Column("subject_id", String(64), ForeignKey("subjects.id"), nullable=True),
+    Column("wrapped_dek", LargeBinary, nullable=True),
+    Column("ciphertext", LargeBinary, nullable=True),
+    Index("ix_kv_versions_kek_version", "kek_version"),
+)
+
+subjects = Table(
+    "subjects",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id"), nullable=False),
+    Column("kek_version", Integer, nullable=True),
+    Column("wrapped_key", LargeBinary, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("erased_at", Float, nullable=True),
+    Index("ix_subjects_kek_version", "kek_version"),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("accessor", String(64), primary_key=True),
+    Column("token_hash", LargeBinary, nullable=False, unique=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id"), nullable=False),
+    Column("policies", Text, nullable=False),
+    Column("display_name", String(256), nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=True),
+    Column("max_expires_at", Float, nullable=True),
+    Column("ttl", Integer, nullable=False),
+    Column("renewable", Boolean, nullable=False, default=True),
+    Column("parent_accessor", String(64), nullable=True),
+    Column("revoked_at", Float, nullable=True),
+    Column("meta", Text, nullable=False, default="{}"),
+)
+
+policies = Table(
+    "policies",
+    metadata,
+    Column("tenant_id", String(64), ForeignKey("tenants.id"), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("revision", Integer, nullable=False, default=1),
+    Column("updated_at", Float, nullable=False),
+)
