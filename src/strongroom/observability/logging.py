@@ -1,0 +1,54 @@
+"""Structured logs through structlog: JSON in production, console in a terminal.
+
+Standard-library loggers (ours, uvicorn's) are routed through the same
+structlog processors, so every line has the same shape. Strongroom never logs
+secret values, tokens or record data; the redaction processor that also
+scrubs what others might log arrives with the observability issue.
+
+Example::
+
+    >>> configure_logging(fmt="json", level="info")
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Literal
+
+import structlog
+
+__all__ = ["configure_logging"]
+
+
+def configure_logging(*, fmt: Literal["json", "console"] = "json", level: str = "info") -> None:
+    """Route stdlib logging and structlog to stderr in the chosen format."""
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.stdlib.ExtraAdder(),
+    ]
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # Migration chatter ("Context impl SQLiteImpl.") is noise at start-up.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )

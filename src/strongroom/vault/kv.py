@@ -1,0 +1,451 @@
+"""Versioned records with KV v2 semantics, sealed under envelope encryption.
+
+Every version is sealed with a fresh DEK (AES-256-GCM) bound by AAD to its
+tenant, mount, path, version, key class and content type; the DEK is wrapped by
+the current KEK version, or by a data subject's key. Writes run through the
+group-commit writer; reads decrypt only after the policy check.
+
+Policy paths are logical: ``<mount>/<path>``. A caller that may not read a
+path gets the same 404 as for an absent one, and listing shows only names the
+caller may read.
+
+Example::
+
+    >>> validate_record_path("app/db")
+    'app/db'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from strongroom.crypto import envelope
+from strongroom.crypto.envelope import RecordContext, SealedRecord
+from strongroom.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+)
+from strongroom.storage.models import RecordMetadata, RecordVersion
+from strongroom.storage.repositories import (
+    KVRepository,
+    MountRepository,
+    SubjectRepository,
+)
+from strongroom.storage.writer import WriteTx
+from strongroom.types import Capability
+from strongroom.vault.principal import Principal
+
+if TYPE_CHECKING:
+    from strongroom.vault.service import Vault
+
+__all__ = [
+    "DEFAULT_MAX_VERSIONS",
+    "KVService",
+    "ListPage",
+    "ReadResult",
+    "VersionInfo",
+    "validate_record_path",
+]
+
+DEFAULT_MAX_VERSIONS = 10
+"""Versions kept when neither the record nor its mount sets ``max_versions`` (as Vault)."""
+
+_SEGMENT = re.compile(r"^[^\x00-\x1f\x7f/]+$")
+_MAX_PATH = 1024
+_MAX_CUSTOM_KEYS = 64
+_CONTENT_TYPE = "application/json"
+
+
+def validate_record_path(path: str, *, folder: bool = False) -> str:
+    """Check a record path (or a listing prefix when ``folder``) and return it."""
+    if folder:
+        if path in ("", "/"):
+            return ""
+        body = path[:-1] if path.endswith("/") else path
+    else:
+        body = path
+    if not body or len(body) > _MAX_PATH or body.startswith("/"):
+        raise InvalidInput("a record path is 1 to 1024 characters and does not start with '/'")
+    for seg in body.split("/"):
+        if not _SEGMENT.match(seg) or seg in (".", ".."):
+            raise InvalidInput(
+                "a record path has non-empty segments without control characters, '.' or '..'"
+            )
+    return body + "/" if folder else body
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    """Public metadata of one version."""
+
+    version: int
+    created_time: float
+    deletion_time: float | None
+    destroyed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "version": self.version,
+            "created_time": self.created_time,
+            "deletion_time": self.deletion_time,
+            "destroyed": self.destroyed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    """A decrypted version and its metadata."""
+
+    data: dict[str, Any]
+    info: VersionInfo
+    custom_metadata: dict[str, str]
+
+    def __repr__(self) -> str:
+        return f"ReadResult(data=<{len(self.data)} keys>, info={self.info!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    """One page of a filtered listing."""
+
+    keys: list[str]
+    next_after: str | None
+
+
+def _info(v: RecordVersion) -> VersionInfo:
+    return VersionInfo(v.version, v.created_at, v.deletion_time, v.destroyed)
+
+
+class KVService:
+    """KV v2 operations for one :class:`Vault`."""
+
+    def __init__(self, vault: Vault, clock: Callable[[], float] = time.time) -> None:
+        self._v = vault
+        self._clock = clock
+
+    # -- helpers --------------------------------------------------------
+
+    @staticmethod
+    def policy_path(mount: str, path: str) -> str:
+        """The logical path policies are written against."""
+        return f"{mount}/{path}"
+
+    def _mount(self, conn: Any, principal: Principal, mount: str) -> Any:
+        m = MountRepository(conn).get(principal.tenant, mount)
+        if m is None or m.type != "kv":
+            raise NotFound("nothing at this path")
+        return m
+
+    @staticmethod
+    def _deleted(v: RecordVersion, now: float) -> bool:
+        return v.deletion_time is not None and v.deletion_time <= now
+
+    def _encode(self, data: dict[str, Any]) -> bytes:
+        if not isinstance(data, dict):
+            raise InvalidInput("record data must be a JSON object")
+        raw = json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+        blob = raw.encode("utf-8")
+        if len(blob) > self._v.settings.max_payload_bytes:
+            raise PayloadTooLarge(
+                f"record data is larger than {self._v.settings.max_payload_bytes} bytes"
+            )
+        return blob
+
+    # -- write ----------------------------------------------------------
+
+    def put(
+        self,
+        principal: Principal,
+        mount: str,
+        path: str,
+        data: dict[str, Any],
+        *,
+        cas: int | None = None,
+        subject: str | None = None,
+    ) -> VersionInfo:
+        """Write a new version; ``cas=0`` means create-only, ``cas=N`` means current is N."""
+        path = validate_record_path(path)
+        plaintext = self._encode(data)
+        return self._v.db.write(
+            lambda tx: self._put_op(tx, principal, mount, path, plaintext, cas, subject)
+        )
+
+    def _put_op(
+        self,
+        tx: WriteTx,
+        principal: Principal,
+        mount: str,
+        path: str,
+        plaintext: bytes,
+        cas: int | None,
+        subject: str | None,
+    ) -> VersionInfo:
+        conn, tenant, now = tx.conn, principal.tenant, self._clock()
+        pol = self.policy_path(mount, path)
+        m = self._mount(conn, principal, mount)
+        repo = KVRepository(conn)
+        meta = repo.get_metadata(tenant, mount, path, for_update=True)
+        principal.require(pol, Capability.UPDATE if meta is not None else Capability.CREATE)
+        current = meta.current_version if meta is not None else 0
+        if ((meta is not None and meta.cas_required) or m.cas_required) and cas is None:
+            raise InvalidInput("check-and-set is required on this path: pass cas")
+        if cas is not None and cas != current:
+            raise Conflict("check-and-set mismatch", expected_version=cas, current_version=current)
+        if meta is None:
+            meta = repo.create_metadata(tenant=tenant, mount=mount, path=path, now=now)
+        version = current + 1
+        keyring = self._v.seal.keyring()
+        kek = keyring.current_kek
+        if subject is not None:
+            subj = SubjectRepository(conn).get(tenant, subject)
+            if subj is None or subj.wrapped_key is None or subj.kek_version is None:
+                raise NotFound("no such data subject")
+            key: Any = keyring.get(subj.kek_version).unwrap_subject_key(
+                subj.wrapped_key, subject_id=subj.id
+            )
+            kek_version: int | None = None
+        else:
+            key, kek_version = kek, kek.version
+        ctx = RecordContext(tenant, mount, path, version, key.key_class, _CONTENT_TYPE)
+        sealed = envelope.seal(plaintext, ctx, key)
+        after = meta.delete_version_after or m.delete_version_after
+        repo.insert_version(
+            meta.id,
+            RecordVersion(
+                version=version,
+                created_at=now,
+                deletion_time=now + after if after > 0 else None,
+                destroyed=False,
+                content_type=_CONTENT_TYPE,
+                kek_version=kek_version,
+                subject_id=subject,
+                wrapped_dek=sealed.wrapped_dek,
+                ciphertext=sealed.ciphertext,
+            ),
+        )
+        keep = meta.max_versions or m.max_versions or DEFAULT_MAX_VERSIONS
+        oldest = max(meta.oldest_version or 1, version - keep + 1)
+        if oldest > (meta.oldest_version or 1):
+            repo.purge_versions_below(meta.id, oldest)
+        repo.set_current(meta.id, current=version, oldest=oldest, now=now)
+        if kek_version is not None:
+            tx.count(("kek", kek_version))
+        return VersionInfo(version, now, None if after <= 0 else now + after, False)
+
+    # -- read -----------------------------------------------------------
+
+    def get(
+        self, principal: Principal, mount: str, path: str, *, version: int | None = None
+    ) -> ReadResult:
+        """Read and decrypt a version (default: the current one)."""
+        path = validate_record_path(path)
+        principal.require(self.policy_path(mount, path), Capability.READ)
+        keyring = self._v.seal.keyring()
+        now = self._clock()
+        with self._v.db.read() as conn:
+            # One query: a record's metadata exists only inside an existing
+            # mount (unmounting deletes it), so no separate mount lookup.
+            found = KVRepository(conn).read(principal.tenant, mount, path, version or None)
+            if found is None or found[1] == 0:
+                raise NotFound("nothing at this path")
+            _, current, custom, v = found
+            wanted = version if version else current
+            if v is None:
+                raise NotFound("no such version", version=wanted)
+            subj = (
+                SubjectRepository(conn).get(principal.tenant, v.subject_id)
+                if v.subject_id is not None
+                else None
+            )
+        if v.destroyed or v.ciphertext is None or v.wrapped_dek is None:
+            raise NotFound("this version was destroyed", version=wanted, destroyed=True)
+        if self._deleted(v, now):
+            raise NotFound(
+                "this version was deleted", version=wanted, deletion_time=v.deletion_time
+            )
+        if v.subject_id is not None:
+            if subj is None or subj.wrapped_key is None or subj.kek_version is None:
+                raise NotFound("this version's data subject was erased", version=wanted)
+            key: Any = keyring.get(subj.kek_version).unwrap_subject_key(
+                subj.wrapped_key, subject_id=subj.id
+            )
+        else:
+            if v.kek_version is None:  # pragma: no cover - schema invariant
+                raise NotFound("nothing at this path")
+            key = keyring.get(v.kek_version)
+        ctx = RecordContext(principal.tenant, mount, path, v.version, key.key_class, v.content_type)
+        plaintext = envelope.open(SealedRecord(v.wrapped_dek, v.ciphertext), ctx, key)
+        data = json.loads(plaintext)
+        return ReadResult(data=data, info=_info(v), custom_metadata=custom)
+
+    def metadata(
+        self, principal: Principal, mount: str, path: str
+    ) -> tuple[RecordMetadata, list[VersionInfo]]:
+        """Return a record's metadata and the public metadata of each kept version."""
+        path = validate_record_path(path)
+        principal.require(self.policy_path(mount, path), Capability.READ)
+        with self._v.db.read() as conn:
+            self._mount(conn, principal, mount)
+            repo = KVRepository(conn)
+            meta = repo.get_metadata(principal.tenant, mount, path)
+            if meta is None:
+                raise NotFound("nothing at this path")
+            versions = [_info(v) for v in repo.list_versions(meta.id)]
+        return meta, versions
+
+    def list_keys(
+        self,
+        principal: Principal,
+        mount: str,
+        prefix: str,
+        *,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> ListPage:
+        """List the immediate children of ``prefix`` the caller may read, one page at a time.
+
+        A child record is shown only if the caller may read it; a child
+        folder only if the caller may read at least one record below it.
+        Vault shows every name to anyone with ``list``; we do not.
+        """
+        prefix = validate_record_path(prefix, folder=True)
+        if limit < 1 or limit > self._v.settings.list_page_max:
+            raise InvalidInput(f"limit must be between 1 and {self._v.settings.list_page_max}")
+        principal.require(self.policy_path(mount, prefix), Capability.LIST)
+        with self._v.db.read() as conn:
+            self._mount(conn, principal, mount)
+            paths = KVRepository(conn).list_paths(principal.tenant, mount, prefix)
+        visible: list[str] = []
+        seen: set[str] = set()
+        for full in paths:
+            rest = full[len(prefix) :]
+            cut = rest.find("/")
+            child = rest if cut < 0 else rest[: cut + 1]
+            if child in seen:
+                continue
+            if principal.allows(self.policy_path(mount, full), Capability.READ):
+                seen.add(child)
+                visible.append(child)
+        visible.sort()
+        if after is not None:
+            visible = [k for k in visible if k > after]
+        if not visible and after is None:
+            raise NotFound("nothing at this path")
+        page = visible[:limit]
+        return ListPage(keys=page, next_after=page[-1] if len(visible) > limit else None)
+
+    # -- lifecycle ------------------------------------------------------
+
+    def _meta_for(
+        self, tx: WriteTx, principal: Principal, mount: str, path: str, cap: Capability
+    ) -> RecordMetadata:
+        principal.require(self.policy_path(mount, path), cap)
+        self._mount(tx.conn, principal, mount)
+        meta = KVRepository(tx.conn).get_metadata(principal.tenant, mount, path, for_update=True)
+        if meta is None:
+            raise NotFound("nothing at this path")
+        return meta
+
+    def delete(
+        self, principal: Principal, mount: str, path: str, *, versions: list[int] | None = None
+    ) -> None:
+        """Soft-delete versions (default: the current one); they can be undeleted."""
+        path = validate_record_path(path)
+
+        def op(tx: WriteTx) -> None:
+            meta = self._meta_for(tx, principal, mount, path, Capability.DELETE)
+            targets = versions if versions else [meta.current_version]
+            KVRepository(tx.conn).set_deletion_time(meta.id, targets, self._clock())
+
+        self._v.db.write(op)
+
+    def undelete(self, principal: Principal, mount: str, path: str, *, versions: list[int]) -> None:
+        """Restore soft-deleted versions."""
+        path = validate_record_path(path)
+        if not versions:
+            raise InvalidInput("name the versions to undelete")
+
+        def op(tx: WriteTx) -> None:
+            meta = self._meta_for(tx, principal, mount, path, Capability.UPDATE)
+            KVRepository(tx.conn).set_deletion_time(meta.id, versions, None)
+
+        self._v.db.write(op)
+
+    def destroy(self, principal: Principal, mount: str, path: str, *, versions: list[int]) -> None:
+        """Destroy versions for good: ciphertext and wrapped DEK are removed."""
+        path = validate_record_path(path)
+        if not versions:
+            raise InvalidInput("name the versions to destroy")
+
+        def op(tx: WriteTx) -> None:
+            meta = self._meta_for(tx, principal, mount, path, Capability.DELETE)
+            KVRepository(tx.conn).destroy(meta.id, versions)
+
+        self._v.db.write(op)
+
+    def delete_metadata(self, principal: Principal, mount: str, path: str) -> None:
+        """Delete a record path with its metadata and every version."""
+        path = validate_record_path(path)
+
+        def op(tx: WriteTx) -> None:
+            meta = self._meta_for(tx, principal, mount, path, Capability.DELETE)
+            KVRepository(tx.conn).delete_metadata(meta.id)
+
+        self._v.db.write(op)
+
+    def update_metadata(
+        self,
+        principal: Principal,
+        mount: str,
+        path: str,
+        *,
+        max_versions: int | None = None,
+        cas_required: bool | None = None,
+        delete_version_after: float | None = None,
+        custom_metadata: dict[str, str] | None = None,
+    ) -> None:
+        """Change a record's settings; creates the metadata if the path is new."""
+        path = validate_record_path(path)
+        if max_versions is not None and max_versions < 0:
+            raise InvalidInput("max_versions must be 0 (mount default) or more")
+        if delete_version_after is not None and delete_version_after < 0:
+            raise InvalidInput("delete_version_after must be 0 (never) or more seconds")
+        if custom_metadata is not None and (
+            len(custom_metadata) > _MAX_CUSTOM_KEYS
+            or not all(len(k) <= 128 and len(v) <= 512 for k, v in custom_metadata.items())
+        ):
+            raise InvalidInput(
+                "custom_metadata holds at most 64 string pairs (keys <= 128, values <= 512)"
+            )
+
+        def op(tx: WriteTx) -> None:
+            repo = KVRepository(tx.conn)
+            self._mount(tx.conn, principal, mount)
+            meta = repo.get_metadata(principal.tenant, mount, path, for_update=True)
+            pol = self.policy_path(mount, path)
+            principal.require(pol, Capability.UPDATE if meta is not None else Capability.CREATE)
+            now = self._clock()
+            if meta is None:
+                meta = repo.create_metadata(
+                    tenant=principal.tenant, mount=mount, path=path, now=now
+                )
+            values: dict[str, Any] = {"updated_at": now}
+            if max_versions is not None:
+                values["max_versions"] = max_versions
+            if cas_required is not None:
+                values["cas_required"] = cas_required
+            if delete_version_after is not None:
+                values["delete_version_after"] = delete_version_after
+            if custom_metadata is not None:
+                values["custom_metadata"] = custom_metadata
+            repo.update_metadata(meta.id, **values)
+
+        self._v.db.write(op)
