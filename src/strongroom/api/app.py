@@ -1,0 +1,104 @@
+"""The FastAPI application factory.
+
+Example::
+
+    >>> import tempfile, pathlib
+    >>> from strongroom.config import Settings
+    >>> app = create_app(Settings(data_dir=pathlib.Path(tempfile.mkdtemp()), dev=True))
+    >>> app.title
+    'Strongroom'
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio.to_thread
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from strongroom import __version__
+from strongroom.api.middleware import BodyLimit, RequestContext
+from strongroom.api.problems import install_problem_handlers
+from strongroom.api.routes import auth, kv, sys
+from strongroom.api.schemas import Problem
+from strongroom.config import Settings
+from strongroom.vault import Vault
+
+__all__ = ["create_app"]
+
+# Writes wait in worker threads for their group commit; enough threads let
+# many requests share one commit.
+_WORKER_THREADS = 128
+
+# Routes that answer without a token (probes, seal status, init and unseal).
+_PUBLIC_PATHS = (
+    "/livez",
+    "/readyz",
+    "/v1/sys/health",
+    "/v1/sys/seal-status",
+    "/v1/sys/init",
+    "/v1/sys/unseal",
+)
+
+
+def create_app(settings: Settings, *, vault: Vault | None = None, eager: bool = False) -> FastAPI:
+    """Build the app around ``vault`` (or a new one, closed on shutdown).
+
+    A new vault opens on start-up, or right here when ``eager`` so that the
+    caller sees a start-up failure as a :class:`StrongroomError`.
+    """
+    owned = vault is None
+    the_vault = vault or Vault(settings)
+    if owned and eager:
+        the_vault.open()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = _WORKER_THREADS
+        if owned and not eager:
+            await anyio.to_thread.run_sync(the_vault.open)
+        try:
+            yield
+        finally:
+            if owned:
+                await anyio.to_thread.run_sync(the_vault.close)
+
+    app = FastAPI(
+        title="Strongroom",
+        version=__version__,
+        description="Encrypted, versioned records with a tamper-evident audit log.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.vault = the_vault
+    install_problem_handlers(app)
+    app.include_router(sys.probes)
+    app.include_router(sys.router)
+    app.include_router(auth.router)
+    app.include_router(kv.router)
+    app.add_middleware(BodyLimit, limit=settings.max_payload_bytes + 64 * 1024)
+    app.add_middleware(RequestContext)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+            Problem.model_json_schema()
+        )
+        schema["components"]["securitySchemes"] = {
+            "token": {"type": "apiKey", "in": "header", "name": "X-Strongroom-Token"}
+        }
+        schema["security"] = [{"token": []}]
+        for path in _PUBLIC_PATHS:
+            for op in schema["paths"].get(path, {}).values():
+                op["security"] = []
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
