@@ -22,7 +22,6 @@ __all__ = [
     "SealConfig",
     "SubjectRecord",
     "TokenRecord",
-    "WrappedKeyRef",
 ]
 
 
@@ -136,13 +135,3 @@ class PolicyRecord:
     document: str
     revision: int
     updated_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class WrappedKeyRef:
-    """A KEK-wrapped key somewhere in storage, as seen by the rewrap job."""
-
-    table: str
-    key: tuple[Any, ...]
-    kek_version: int
-    wrapped: bytes = field(repr=False)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from strongroom.crypto import KEK
+from strongroom.crypto import KEK, rewrap_many
 from strongroom.errors import Conflict, InvalidInput, KeyUnavailable
 from strongroom.storage.repositories import KeyRepository
 from strongroom.storage.writer import WriteTx
@@ -200,19 +200,17 @@ class KeyService:
         keyring = self._v.seal.keyring()
         current = keyring.current_kek
         repo = KeyRepository(tx.conn)
-        refs = repo.stale_wrapped(current=current.version, limit=batch_size)
-        items: list[tuple[Any, bytes]] = []
-        for ref in refs:
-            old = keyring.get(ref.kek_version)
-            items.append((ref, old.rewrap(ref.wrapped, to=current)))
-        done = repo.store_rewrapped(items, version=current.version)
+        done, fetched = repo.rewrap_stale(
+            current=current.version,
+            limit=batch_size,
+            rewrap=lambda blobs: rewrap_many(blobs, keyring),
+        )
         if done:
             tx.count(("kek", current.version), done)
-        remaining = sum(
-            repo.count_dependents(r.version)
-            for r in repo.list_versions()
-            if r.version < current.version and r.retired_at is None
-        )
+        # A short batch took every stale key there was (new writes always use
+        # the current version, and rotation runs on this same writer thread),
+        # so the count is only paid while work remains.
+        remaining = 0 if fetched < batch_size else repo.count_stale(current=current.version)
         return RewrapProgress(rewrapped=done, remaining=remaining)
 
     def retire(self, principal: Principal, version: int) -> None:

@@ -178,18 +178,29 @@ class TestKeysAndTokens:
         with db.read() as conn:
             repo = KeyRepository(conn)
             assert repo.dependents()[1]["records"] == 5
-            refs = repo.stale_wrapped(current=2, limit=3)
-        assert len(refs) == 3
-        # A row that moved meanwhile is skipped (idempotent, safe beside writers).
-        db.write(lambda tx: KVRepository(tx.conn).destroy(refs[0].key[0], [1]))
-        done = db.write(
-            lambda tx: KeyRepository(tx.conn).store_rewrapped(
-                [(r, b"new") for r in refs], version=2
-            )
+            assert repo.count_stale(current=2) == 5
+        seen: list[bytes] = []
+
+        def rewrap(blobs: list[bytes]) -> list[bytes]:
+            seen.extend(blobs)
+            # A row that moves meanwhile (here: destroyed by the same unit of
+            # work, as a concurrent writer could) is skipped by the guard.
+            return [b"new"] * len(blobs)
+
+        done, fetched = db.write(
+            lambda tx: KeyRepository(tx.conn).rewrap_stale(current=2, limit=3, rewrap=rewrap)
         )
-        assert done == 2
+        assert (done, fetched) == (3, 3) and len(seen) == 3
         with db.read() as conn:
             assert KeyRepository(conn).count_dependents(1) == 2
+            assert KeyRepository(conn).count_stale(current=2) == 2
+        # Idempotent and resumable: the next batch takes only what is left.
+        done, fetched = db.write(
+            lambda tx: KeyRepository(tx.conn).rewrap_stale(current=2, limit=10, rewrap=rewrap)
+        )
+        assert (done, fetched) == (2, 2)
+        with db.read() as conn:
+            assert KeyRepository(conn).count_stale(current=2) == 0
         db.write(lambda tx: KeyRepository(tx.conn).add_encryptions({2: 7}))
         db.write(lambda tx: KeyRepository(tx.conn).retire(1, now=1.0))
         with db.read() as conn:
