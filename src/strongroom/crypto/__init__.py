@@ -1,11 +1,12 @@
-"""Keys, envelope encryption, rotation and secret sharing for Strongroom.
+"""Keys, envelope encryption, rotation, secret sharing and signing for Strongroom.
 
 Key hierarchy: root key → KEK versions (:class:`Keyring`) → one DEK per record
 version, or a per-subject key for crypto-shreddable personal data. Records are
 sealed with AES-256-GCM under their DEK; the payload AAD binds where the record
 lives (:class:`RecordContext`). Every blob carries a magic and a format version,
 and every decryption failure raises the one opaque
-:class:`~strongroom.errors.DecryptionFailed`.
+:class:`~strongroom.errors.DecryptionFailed`. Ledger checkpoints are signed
+with an Ed25519 :class:`SigningKey` that is stored only sealed by the root key.
 
 This package is the only one allowed to touch raw primitives, and within it
 only ``_primitives`` imports ``cryptography`` and ``argon2``.
@@ -41,6 +42,7 @@ from strongroom.crypto.keys import (
 )
 from strongroom.crypto.passphrase import Argon2Params, protect, recover
 from strongroom.crypto.shamir import ShareInfo, combine, inspect_share, split
+from strongroom.crypto.signing import SigningKey, VerifyKey, seal_signing_key, unseal_signing_key
 from strongroom.crypto.token import (
     TOKEN_PREFIX,
     SecretToken,
@@ -66,7 +68,9 @@ __all__ = [
     "SealedRecord",
     "SecretToken",
     "ShareInfo",
+    "SigningKey",
     "SubjectKey",
+    "VerifyKey",
     "WrappingKey",
     "combine",
     "generate_accessor",
@@ -80,7 +84,9 @@ __all__ = [
     "rewrap",
     "rewrap_many",
     "seal",
+    "seal_signing_key",
     "split",
     "token_hash",
+    "unseal_signing_key",
     "wrapped_kek_version",
 ]

@@ -1,8 +1,8 @@
 """Raw cryptographic primitives: the only module that imports ``cryptography`` or ``argon2``.
 
 Everything else in :mod:`strongroom.crypto` calls these small, boring helpers,
-so the dangerous surface (nonce handling, tag checks, KDF parameters) is in one
-file that can be audited on its own.
+so the dangerous surface (nonce handling, tag checks, KDF parameters, signature
+checks) is in one file that can be audited on its own.
 
 Example::
 
@@ -11,6 +11,10 @@ Example::
     >>> nonce = random_bytes(12)
     >>> aead.decrypt(nonce, aead.encrypt(nonce, b"hi", b"ctx"), b"ctx")
     b'hi'
+    >>> from strongroom.crypto._primitives import Ed25519Signer, Ed25519Verifier
+    >>> signer = Ed25519Signer(random_bytes(32))
+    >>> Ed25519Verifier(signer.public_bytes()).verify(b"hi", signer.sign(b"hi"))
+    True
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from typing import Final
 
 from argon2.exceptions import HashingError
 from argon2.low_level import Type, hash_secret_raw
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -30,9 +35,14 @@ from strongroom.errors import DecryptionFailed
 
 __all__ = [
     "AES256GCM",
+    "ED25519_PUBLIC_KEY_SIZE",
+    "ED25519_SEED_SIZE",
+    "ED25519_SIGNATURE_SIZE",
     "KEY_SIZE",
     "NONCE_SIZE",
     "TAG_SIZE",
+    "Ed25519Signer",
+    "Ed25519Verifier",
     "aes256gcm_decrypt",
     "aes256gcm_encrypt",
     "argon2id",
@@ -50,6 +60,15 @@ NONCE_SIZE: Final = 12
 
 TAG_SIZE: Final = 16
 """GCM tag length in bytes: the full 128 bits (NIST SP 800-38D §5.2.1.2)."""
+
+ED25519_SEED_SIZE: Final = 32
+"""Ed25519 private key (seed) length in bytes (RFC 8032 §5.1.5)."""
+
+ED25519_PUBLIC_KEY_SIZE: Final = 32
+"""Ed25519 public key length in bytes: an encoded point (RFC 8032 §5.1.2)."""
+
+ED25519_SIGNATURE_SIZE: Final = 64
+"""Ed25519 signature length in bytes: ``R || S`` (RFC 8032 §5.1.6)."""
 
 
 def random_bytes(n: int) -> bytes:
@@ -175,3 +194,59 @@ def argon2id(
         )
     except HashingError as exc:
         raise ValueError("invalid Argon2id parameters") from exc
+
+
+class Ed25519Signer:
+    """Ed25519 signing (RFC 8032 §5.1.6) under one fixed 32-byte seed.
+
+    The key object is built once, so each signature pays only for the scalar
+    multiplication. Ed25519 is deterministic: the same seed and message always
+    give the same signature, which is what makes known-answer tests possible.
+    """
+
+    __slots__ = ("_key",)
+
+    def __init__(self, seed: bytes) -> None:
+        if len(seed) != ED25519_SEED_SIZE:
+            raise ValueError("Ed25519 needs a 32-byte seed")
+        self._key = Ed25519PrivateKey.from_private_bytes(seed)
+
+    def __repr__(self) -> str:
+        return "Ed25519Signer(seed=<redacted>)"
+
+    def sign(self, message: bytes) -> bytes:
+        """Return the 64-byte Ed25519 signature of ``message``."""
+        return self._key.sign(message)
+
+    def public_bytes(self) -> bytes:
+        """Return the 32-byte encoded public key (RFC 8032 §5.1.5 step 4)."""
+        return self._key.public_key().public_bytes_raw()
+
+
+class Ed25519Verifier:
+    """Ed25519 verification (RFC 8032 §5.1.7) under one fixed 32-byte public key.
+
+    The bytes are only length-checked here: an encoding that is not a valid
+    curve point makes every verification fail rather than the constructor.
+    """
+
+    __slots__ = ("_key",)
+
+    def __init__(self, public: bytes) -> None:
+        if len(public) != ED25519_PUBLIC_KEY_SIZE:
+            raise ValueError("Ed25519 needs a 32-byte public key")
+        self._key = Ed25519PublicKey.from_public_bytes(public)
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        """Return whether ``signature`` is a valid signature of ``message``.
+
+        A boolean on purpose: this is the raw primitive, and the callers in
+        :mod:`strongroom.crypto.signing` turn ``False`` into a domain error.
+        """
+        if len(signature) != ED25519_SIGNATURE_SIZE:
+            return False
+        try:
+            self._key.verify(signature, message)
+        except (InvalidSignature, ValueError, TypeError):
+            return False
+        return True

@@ -38,7 +38,9 @@ EXPECTED = {
     "SealedRecord",
     "SecretToken",
     "ShareInfo",
+    "SigningKey",
     "SubjectKey",
+    "VerifyKey",
     "WrappingKey",
     "combine",
     "generate_accessor",
@@ -52,8 +54,10 @@ EXPECTED = {
     "rewrap",
     "rewrap_many",
     "seal",
+    "seal_signing_key",
     "split",
     "token_hash",
+    "unseal_signing_key",
     "wrapped_kek_version",
 }
 

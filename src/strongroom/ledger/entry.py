@@ -1,0 +1,182 @@
+"""Audit entries: the event taxonomy and the canonical bytes that become Merkle leaves.
+
+An entry is a JSON object serialised with the JSON Canonicalization Scheme
+(RFC 8785), so anyone can re-derive the exact leaf bytes from the parsed
+object and no two serialisations of one entry exist. Entries hold no secret
+values and no personal data: the vault passes keyed HMACs for client
+addresses and data subjects (see :mod:`strongroom.vault.audit`).
+
+Example::
+
+    >>> e = AuditEvent(event=Event.KV_RECORD_READ, principal="acc1", tenant="default",
+    ...                resource="secret/app/db", outcome=Outcome.ALLOWED, request_id="r1")
+    >>> raw = e.canonical(seq=0, time_ns=1_700_000_000_000_000_000)
+    >>> parse_entry(raw)["event"]
+    'kv:record:read'
+    >>> canonical(parse_entry(raw)) == raw
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+import rfc8785
+
+from strongroom.errors import IntegrityViolation
+
+__all__ = [
+    "ENTRY_FORMAT",
+    "AuditEvent",
+    "Event",
+    "Outcome",
+    "canonical",
+    "format_time",
+    "parse_entry",
+]
+
+ENTRY_FORMAT: Final = 1
+"""The ``v`` field of every entry: the entry format version."""
+
+
+class Event(enum.StrEnum):
+    """Every auditable operation, named ``source:subject:action``."""
+
+    # Records (KV v2).
+    KV_RECORD_READ = "kv:record:read"
+    KV_RECORD_WRITE = "kv:record:write"
+    KV_RECORD_DELETE = "kv:record:delete"
+    KV_RECORD_UNDELETE = "kv:record:undelete"
+    KV_RECORD_DESTROY = "kv:record:destroy"
+    KV_RECORD_LIST = "kv:record:list"
+    KV_METADATA_READ = "kv:metadata:read"
+    KV_METADATA_WRITE = "kv:metadata:write"
+    KV_METADATA_DELETE = "kv:metadata:delete"
+    # Tokens (event names, not secrets).
+    # (The linter flags any name containing TOKEN as a password.)
+    AUTH_TOKEN_CREATE = "auth:token:create"  # noqa: S105
+    AUTH_TOKEN_LOOKUP = "auth:token:lookup"  # noqa: S105
+    AUTH_TOKEN_RENEW = "auth:token:renew"  # noqa: S105
+    AUTH_TOKEN_REVOKE = "auth:token:revoke"  # noqa: S105
+    # Seal.
+    SYS_SEAL_INIT = "sys:seal:init"
+    SYS_SEAL_UNSEAL = "sys:seal:unseal"
+    SYS_SEAL_SEAL = "sys:seal:seal"
+    SYS_SEAL_STATUS = "sys:seal:status"
+    # Keyring.
+    SYS_KEYS_STATUS = "sys:keys:status"
+    SYS_KEYS_ROTATE = "sys:keys:rotate"
+    SYS_KEYS_REWRAP = "sys:keys:rewrap"
+    SYS_KEYS_RETIRE = "sys:keys:retire"
+    # Configuration.
+    SYS_MOUNT_LIST = "sys:mount:list"
+    SYS_MOUNT_READ = "sys:mount:read"
+    SYS_MOUNT_WRITE = "sys:mount:write"
+    SYS_MOUNT_DELETE = "sys:mount:delete"
+    SYS_POLICY_LIST = "sys:policy:list"
+    SYS_POLICY_READ = "sys:policy:read"
+    SYS_POLICY_WRITE = "sys:policy:write"
+    SYS_POLICY_DELETE = "sys:policy:delete"
+    SYS_TENANT_LIST = "sys:tenant:list"
+    SYS_TENANT_WRITE = "sys:tenant:write"
+    SYS_SUBJECT_WRITE = "sys:subject:write"
+    SYS_SUBJECT_READ = "sys:subject:read"
+    # The ledger itself (reading the log is an access too).
+    AUDIT_CHECKPOINT_READ = "audit:checkpoint:read"
+    AUDIT_ENTRIES_READ = "audit:entries:read"
+    AUDIT_PROOF_READ = "audit:proof:read"
+    AUDIT_LOG_SEARCH = "audit:log:search"
+    # A request no route could take (unknown path, wrong method).
+    HTTP_REQUEST_REJECT = "http:request:reject"
+
+
+class Outcome(enum.StrEnum):
+    """How a request ended."""
+
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    ERROR = "error"
+
+
+def format_time(time_ns: int) -> str:
+    """RFC 3339 UTC with microseconds, e.g. ``2026-12-01T09:30:00.123456Z``."""
+    t = dt.datetime.fromtimestamp(time_ns // 1000 / 1_000_000, tz=dt.UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical(obj: Mapping[str, Any]) -> bytes:
+    """The RFC 8785 canonical serialisation of ``obj``."""
+    return rfc8785.dumps(dict(obj))
+
+
+def parse_entry(raw: bytes) -> dict[str, Any]:
+    """Parse entry bytes; raise IntegrityViolation unless they are a canonical entry.
+
+    Canonical form is checked by re-serialising (RFC 8785 §3): an entry with
+    extra whitespace, reordered keys or a different number spelling would
+    still hash differently, so it is rejected here with a clear reason.
+    """
+    try:
+        obj = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise IntegrityViolation("the entry is not JSON") from exc
+    if not isinstance(obj, dict):
+        raise IntegrityViolation("the entry is not a JSON object")
+    try:
+        again = canonical(obj)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise IntegrityViolation("the entry cannot be canonicalised") from exc
+    if again != raw:
+        raise IntegrityViolation("the entry is not in RFC 8785 canonical form")
+    if obj.get("v") != ENTRY_FORMAT:
+        raise IntegrityViolation(f"unknown entry format {obj.get('v')!r}")
+    return obj
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """What happened, before it has a place in the log (``seq``) and a time.
+
+    ``principal`` is a token accessor (never the token), ``client`` a keyed
+    hash of the client address, ``details`` small non-secret facts (a version
+    number, a count); the caller guarantees no secret or personal value is in
+    any field.
+    """
+
+    event: Event
+    principal: str
+    tenant: str
+    resource: str
+    outcome: Outcome
+    request_id: str
+    reason: str | None = None
+    policy_version: str | None = None
+    client: str | None = None
+    details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def canonical(self, *, seq: int, time_ns: int) -> bytes:
+        """The entry's canonical bytes at leaf index ``seq``, timestamped ``time_ns``."""
+        obj: dict[str, Any] = {
+            "v": ENTRY_FORMAT,
+            "seq": seq,
+            "time": format_time(time_ns),
+            "event": str(self.event),
+            "principal": self.principal,
+            "tenant": self.tenant,
+            "resource": self.resource,
+            "outcome": str(self.outcome),
+            "request_id": self.request_id,
+            "details": dict(self.details),
+        }
+        if self.reason is not None:
+            obj["reason"] = self.reason
+        if self.policy_version is not None:
+            obj["policy_version"] = self.policy_version
+        if self.client is not None:
+            obj["client"] = self.client
+        return canonical(obj)
