@@ -74,6 +74,18 @@ class Settings(BaseSettings):
     list_page_max: int = Field(default=1000, ge=1)
     """Largest page a list request may ask for."""
 
+    audit_origin: str | None = Field(default=None, max_length=200, pattern=r"^[!-*,-~]+$")
+    """Origin line and key name of the audit log's checkpoints (C2SP tlog-checkpoint).
+    Chosen once, when the signing key is made at the first unseal; by default
+    ``strongroom.local/<random id>/audit/v1``."""
+
+    audit_jsonl: str | None = None
+    """Also append every durable audit entry as a JSON line to this file (``-``: stdout)."""
+
+    audit_syslog: str | None = Field(default=None, pattern=r"^(udp://|tcp://|unix:)")
+    """Also send every durable audit entry to syslog (RFC 5424): ``udp://host:514``,
+    ``tcp://host:601`` or ``unix:/dev/log``."""
+
     log_format: Literal["json", "console"] = "json"
     """Log renderer; ``console`` is friendlier in a terminal."""
 

@@ -99,6 +99,8 @@ class NotFound(StrongroomError):
     exit_code = 3
     slug = "not-found"
     title = "Not found"
+    denied_by_policy = False
+    """Set when policy, not absence, caused the 404: recorded in the audit log, never shown."""
 
 
 class Conflict(StrongroomError):

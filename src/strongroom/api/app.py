@@ -16,13 +16,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from strongroom import __version__
+from strongroom.api.audit import EVENTS, AuditTrail, audit_route
 from strongroom.api.middleware import BodyLimit, RequestContext
 from strongroom.api.problems import install_problem_handlers
-from strongroom.api.routes import auth, kv, sys
+from strongroom.api.routes import audit, auth, kv, sys
 from strongroom.api.schemas import Problem
 from strongroom.config import Settings
 from strongroom.vault import Vault
@@ -73,14 +74,19 @@ def create_app(settings: Settings, *, vault: Vault | None = None, eager: bool = 
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(audit_route)],
     )
     app.state.vault = the_vault
     install_problem_handlers(app)
     app.include_router(sys.probes)
     app.include_router(sys.router)
     app.include_router(auth.router)
+    app.include_router(audit.router)
     app.include_router(kv.router)
+    # Outermost last: request id, then the audit trail (so a 413 is audited
+    # too), then the body cap.
     app.add_middleware(BodyLimit, limit=settings.max_payload_bytes + 64 * 1024)
+    app.add_middleware(AuditTrail, vault=the_vault)
     app.add_middleware(RequestContext)
 
     def openapi() -> dict[str, Any]:
@@ -97,6 +103,12 @@ def create_app(settings: Settings, *, vault: Vault | None = None, eager: bool = 
         for path in _PUBLIC_PATHS:
             for op in schema["paths"].get(path, {}).values():
                 op["security"] = []
+        # Publish each operation's audit event name (the log's taxonomy).
+        for (method, template), event in EVENTS.items():
+            path = template.replace(":path", "")
+            op = schema["paths"].get(path, {}).get(method.lower())
+            if op is not None:
+                op["x-audit-event"] = str(event)
         app.openapi_schema = schema
         return schema
 

@@ -14,6 +14,7 @@ from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 
 from strongroom.vault import Principal, Vault
+from strongroom.vault.audit import current_scope
 
 __all__ = ["CurrentPrincipal", "VaultDep", "common_responses", "get_vault", "token_from_headers"]
 
@@ -49,9 +50,13 @@ async def current_principal(
     vault.require_unsealed()
     token = token_from_headers(x_strongroom_token, authorization)
     hit = vault.tokens.cached(token)
-    if hit is not None:
-        return hit
-    return await run_in_threadpool(vault.tokens.authenticate, token)
+    principal = (
+        hit if hit is not None else await run_in_threadpool(vault.tokens.authenticate, token)
+    )
+    scope = current_scope()
+    if scope is not None:
+        scope.set_principal(principal)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

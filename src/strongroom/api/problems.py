@@ -24,6 +24,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from strongroom.errors import StrongroomError
+from strongroom.ledger.entry import Outcome
+from strongroom.vault.audit import current_scope, outcome_of
 
 __all__ = ["PROBLEM_TYPE_BASE", "install_problem_handlers", "problem_body", "problem_response"]
 
@@ -81,12 +83,20 @@ def _rid(request: Request) -> str | None:
     return rid if isinstance(rid, str) else None
 
 
+def _fail(outcome: Outcome, reason: str) -> None:
+    # Tell the audit trail why the request failed (a 404 may be a policy denial).
+    scope = current_scope()
+    if scope is not None and scope.failure is None:
+        scope.failure = (outcome, reason)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Register the handlers that turn every error into problem+json."""
 
     async def on_strongroom(request: Request, exc: Exception) -> JSONResponse:
         if not isinstance(exc, StrongroomError):  # pragma: no cover - registered for this type
             raise exc
+        _fail(*outcome_of(exc))
         if exc.status_code >= 500:
             log.warning(
                 "request failed: %s", exc.diagnostics(), extra={"request_id": _rid(request)}
@@ -99,6 +109,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        _fail(Outcome.ERROR, "invalid-input")
         errors = exc.errors() if isinstance(exc, RequestValidationError) else []
         # Never echo the offending input back: it may be a secret value.
         where = sorted({".".join(str(p) for p in e.get("loc", ())) for e in errors})
@@ -109,6 +120,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
+        _fail(Outcome.ERROR, _HTTP_TITLES.get(status, ("http-error", ""))[0])
         detail = {
             404: "no route matches this path",
             405: "method not allowed on this path",
@@ -118,6 +130,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(status, detail, request_id=_rid(request), headers=headers)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        _fail(Outcome.ERROR, "internal")
         log.error("unexpected error %s", type(exc).__name__, extra={"request_id": _rid(request)})
         return problem_response(500, "internal error", request_id=_rid(request))
 

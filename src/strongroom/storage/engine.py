@@ -66,6 +66,10 @@ def _sqlite_hooks(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+WriteHook = Callable[[Callable[[WriteTx], Any]], Callable[[WriteTx], Any]]
+"""Wraps a write op before it is queued (see :attr:`Database.write_hook`)."""
+
+
 class Database:
     """Engines, the group-commit writer, and migrations for one database."""
 
@@ -73,6 +77,9 @@ class Database:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         self.writer = GroupCommitWriter(engine, max_batch=max_batch, max_wait_s=max_wait_s)
+        self.write_hook: WriteHook | None = None
+        """Wraps every :meth:`write` op in the caller's thread (the audit log
+        uses it to put a request's entry in the same transaction)."""
 
     @classmethod
     def from_url(
@@ -122,11 +129,15 @@ class Database:
 
     def write(self, op: Callable[[WriteTx], T]) -> T:
         """Run ``op`` through the group-commit writer and wait until it is durable."""
-        return self.writer.call(op)
+        hook = self.write_hook
+        result: T = self.writer.call(op if hook is None else hook(op))
+        return result
 
     async def awrite(self, op: Callable[[WriteTx], T]) -> T:
         """Async form of :meth:`write`."""
-        return await self.writer.run(op)
+        hook = self.write_hook
+        result: T = await self.writer.run(op if hook is None else hook(op))
+        return result
 
     def ping(self) -> bool:
         """True when a trivial query succeeds."""

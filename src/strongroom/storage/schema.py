@@ -30,6 +30,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 
 __all__ = [
+    "audit_checkpoints",
+    "audit_entries",
+    "audit_keys",
+    "audit_nodes",
     "kek_versions",
     "kv_metadata",
     "kv_versions",
@@ -184,4 +188,63 @@ policies = Table(
     Column("document", Text, nullable=False),
     Column("revision", Integer, nullable=False, default=1),
     Column("updated_at", Float, nullable=False),
+)
+
+# -- the audit ledger (RFC 9162 Merkle log) -----------------------------------
+
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    # The leaf index in the Merkle tree, from 0; dense and never reused.
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    # SHA-256(0x00 || entry): the level-0 node (RFC 9162 §2.1.1).
+    Column("leaf_hash", LargeBinary, nullable=False),
+    # The exact canonical (RFC 8785) bytes that were hashed; never rewritten.
+    Column("entry", LargeBinary, nullable=False),
+    # Copies of entry fields, for the auditors' search only; the entry bytes
+    # are the truth and verification never reads these.
+    Column("time", Float, nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("tenant_id", String(64), nullable=False),
+    Column("principal", String(128), nullable=False),
+    Column("resource", _path_type(1024), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Index("ix_audit_entries_leaf_hash", "leaf_hash"),
+    Index("ix_audit_entries_time", "time"),
+    Index("ix_audit_entries_principal", "principal", "seq"),
+    Index("ix_audit_entries_resource", "resource", "seq"),
+    Index("ix_audit_entries_event", "event", "seq"),
+)
+
+audit_nodes = Table(
+    "audit_nodes",
+    metadata,
+    # Hashes of complete (perfect) subtrees above the leaves: level >= 1, the
+    # subtree covering leaves [index * 2**level, (index + 1) * 2**level).
+    # They never change once complete, so any proof costs O(log n) lookups.
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary, nullable=False),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary, nullable=False),
+    # The whole C2SP signed note, as served.
+    Column("note", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+audit_keys = Table(
+    "audit_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    # The signer name of the C2SP note (the log's origin line).
+    Column("name", String(256), nullable=False),
+    Column("public_key", LargeBinary, nullable=False),
+    # The Ed25519 private key, wrapped by the root key: never in clear here.
+    Column("wrapped_private", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
 )

@@ -50,6 +50,7 @@ class WriteTx:
     _after_commit: list[Callable[[], None]] = field(default_factory=list)
     _before_commit: list[Callable[[Connection], None]] = field(default_factory=list)
     _counts: dict[Any, int] = field(default_factory=dict)
+    _on_rollback: list[Callable[[], None]] = field(default_factory=list)
 
     def count(self, key: Any, n: int = 1) -> None:
         """Add ``n`` to a per-batch counter (e.g. encryptions per KEK version).
@@ -63,6 +64,15 @@ class WriteTx:
     def after_commit(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` once the batch is durable (dropped if this operation rolls back)."""
         self._after_commit.append(fn)
+
+    def on_rollback(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` if this operation's changes are undone (its own failure or the batch's).
+
+        For in-memory state that mirrors the database, such as the audit
+        log's Merkle frontier: hooks run newest first, so state restored step
+        by step ends where it was before the operation.
+        """
+        self._on_rollback.append(fn)
 
     def before_commit(self, fn: Callable[[Connection], None]) -> None:
         """Run ``fn`` inside the transaction after every operation of the batch."""
@@ -191,35 +201,45 @@ class GroupCommitWriter:
         before: list[Callable[[Connection], None]] = []
         counts: dict[Any, int] = {}
         on_durable: Callable[[], None] | None = None
-        with conn.begin():
-            for job in batch:
-                if not job.future.set_running_or_notify_cancel():
-                    continue
-                tx = WriteTx(conn)
-                # Plain SAVEPOINT statements: SQLAlchemy's begin_nested() costs
-                # several times more, and this runs once per write.
-                conn.exec_driver_sql("SAVEPOINT sr_op")
-                try:
-                    result = job.op(tx)
-                except Exception as exc:  # noqa: BLE001 - handed to the caller, not swallowed
-                    conn.exec_driver_sql("ROLLBACK TO SAVEPOINT sr_op")
+        undo: list[list[Callable[[], None]]] = []
+        try:
+            with conn.begin():
+                for job in batch:
+                    if not job.future.set_running_or_notify_cancel():
+                        continue
+                    tx = WriteTx(conn)
+                    # Plain SAVEPOINT statements: SQLAlchemy's begin_nested() costs
+                    # several times more, and this runs once per write.
+                    conn.exec_driver_sql("SAVEPOINT sr_op")
+                    try:
+                        result = job.op(tx)
+                    except Exception as exc:  # noqa: BLE001 - handed to the caller, not swallowed
+                        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT sr_op")
+                        conn.exec_driver_sql("RELEASE SAVEPOINT sr_op")
+                        _undo(tx._on_rollback)
+                        if isinstance(exc, SQLAlchemyError):
+                            err = StorageUnavailable("the write could not be stored")
+                            err.__cause__ = exc
+                            outcomes.append((job, False, err, []))
+                        else:
+                            outcomes.append((job, False, exc, []))
+                        continue
                     conn.exec_driver_sql("RELEASE SAVEPOINT sr_op")
-                    if isinstance(exc, SQLAlchemyError):
-                        err = StorageUnavailable("the write could not be stored")
-                        err.__cause__ = exc
-                        outcomes.append((job, False, err, []))
-                    else:
-                        outcomes.append((job, False, exc, []))
-                    continue
-                conn.exec_driver_sql("RELEASE SAVEPOINT sr_op")
-                before.extend(tx._before_commit)
-                for key, n in tx._counts.items():
-                    counts[key] = counts.get(key, 0) + n
-                outcomes.append((job, True, result, tx._after_commit))
-            for fn in before:
-                fn(conn)
-            if counts and self.on_counts is not None:
-                on_durable = self.on_counts(conn, counts)
+                    undo.append(tx._on_rollback)
+                    before.extend(tx._before_commit)
+                    for key, n in tx._counts.items():
+                        counts[key] = counts.get(key, 0) + n
+                    outcomes.append((job, True, result, tx._after_commit))
+                for fn in before:
+                    fn(conn)
+                if counts and self.on_counts is not None:
+                    on_durable = self.on_counts(conn, counts)
+        except BaseException:
+            # Nothing of this batch committed: undo every operation's
+            # in-memory effects, newest operation first.
+            for hooks in reversed(undo):
+                _undo(hooks)
+            raise
         if on_durable is not None:
             on_durable()
         # Durable from here on: acknowledge.
@@ -232,3 +252,8 @@ class GroupCommitWriter:
                 job.future.set_exception(value)
         if self._on_batch is not None:
             self._on_batch(len(batch), time.perf_counter() - started)
+
+
+def _undo(hooks: list[Callable[[], None]]) -> None:
+    for fn in reversed(hooks):
+        fn()

@@ -32,6 +32,7 @@ from strongroom.errors import (
     NotFound,
     PayloadTooLarge,
 )
+from strongroom.ledger.entry import Event
 from strongroom.storage.models import RecordMetadata, RecordVersion
 from strongroom.storage.repositories import (
     KVRepository,
@@ -40,6 +41,7 @@ from strongroom.storage.repositories import (
 )
 from strongroom.storage.writer import WriteTx
 from strongroom.types import Capability
+from strongroom.vault.audit import audited, note
 from strongroom.vault.principal import Principal
 
 if TYPE_CHECKING:
@@ -161,6 +163,7 @@ class KVService:
 
     # -- write ----------------------------------------------------------
 
+    @audited(Event.KV_RECORD_WRITE)
     def put(
         self,
         principal: Principal,
@@ -238,6 +241,7 @@ class KVService:
         repo.set_current(meta.id, current=version, oldest=oldest, now=now)
         if kek_version is not None:
             tx.count(("kek", kek_version))
+        note(version=version)
         return VersionInfo(version, now, None if after <= 0 else now + after, False)
 
     # -- read -----------------------------------------------------------
@@ -245,8 +249,22 @@ class KVService:
     def get(
         self, principal: Principal, mount: str, path: str, *, version: int | None = None
     ) -> ReadResult:
-        """Read and decrypt a version (default: the current one)."""
+        """Read and decrypt a version (default: the current one).
+
+        Fail-closed (ARCHITECTURE.md §2): the read's audit entry is durable
+        before the plaintext is returned; if it cannot be written this raises
+        :class:`~strongroom.errors.AuditUnavailable` and returns nothing.
+        """
         path = validate_record_path(path)
+        with self._v.audit.operation(
+            Event.KV_RECORD_READ, principal=principal, resource=f"{mount}/{path}"
+        ) as scope:
+            result = self._get(principal, mount, path, version)
+            note(version=result.info.version)
+            self._v.audit.commit_scope(scope)
+            return result
+
+    def _get(self, principal: Principal, mount: str, path: str, version: int | None) -> ReadResult:
         principal.require(self.policy_path(mount, path), Capability.READ)
         keyring = self._v.seal.keyring()
         now = self._clock()
@@ -286,6 +304,7 @@ class KVService:
         data = json.loads(plaintext)
         return ReadResult(data=data, info=_info(v), custom_metadata=custom)
 
+    @audited(Event.KV_METADATA_READ)
     def metadata(
         self, principal: Principal, mount: str, path: str
     ) -> tuple[RecordMetadata, list[VersionInfo]]:
@@ -301,6 +320,7 @@ class KVService:
             versions = [_info(v) for v in repo.list_versions(meta.id)]
         return meta, versions
 
+    @audited(Event.KV_RECORD_LIST)
     def list_keys(
         self,
         principal: Principal,
@@ -354,6 +374,7 @@ class KVService:
             raise NotFound("nothing at this path")
         return meta
 
+    @audited(Event.KV_RECORD_DELETE)
     def delete(
         self, principal: Principal, mount: str, path: str, *, versions: list[int] | None = None
     ) -> None:
@@ -364,9 +385,11 @@ class KVService:
             meta = self._meta_for(tx, principal, mount, path, Capability.DELETE)
             targets = versions if versions else [meta.current_version]
             KVRepository(tx.conn).set_deletion_time(meta.id, targets, self._clock())
+            note(versions=sorted(targets))
 
         self._v.db.write(op)
 
+    @audited(Event.KV_RECORD_UNDELETE)
     def undelete(self, principal: Principal, mount: str, path: str, *, versions: list[int]) -> None:
         """Restore soft-deleted versions."""
         path = validate_record_path(path)
@@ -376,9 +399,11 @@ class KVService:
         def op(tx: WriteTx) -> None:
             meta = self._meta_for(tx, principal, mount, path, Capability.UPDATE)
             KVRepository(tx.conn).set_deletion_time(meta.id, versions, None)
+            note(versions=sorted(versions))
 
         self._v.db.write(op)
 
+    @audited(Event.KV_RECORD_DESTROY)
     def destroy(self, principal: Principal, mount: str, path: str, *, versions: list[int]) -> None:
         """Destroy versions for good: ciphertext and wrapped DEK are removed."""
         path = validate_record_path(path)
@@ -388,9 +413,11 @@ class KVService:
         def op(tx: WriteTx) -> None:
             meta = self._meta_for(tx, principal, mount, path, Capability.DELETE)
             KVRepository(tx.conn).destroy(meta.id, versions)
+            note(versions=sorted(versions))
 
         self._v.db.write(op)
 
+    @audited(Event.KV_METADATA_DELETE)
     def delete_metadata(self, principal: Principal, mount: str, path: str) -> None:
         """Delete a record path with its metadata and every version."""
         path = validate_record_path(path)
@@ -401,6 +428,7 @@ class KVService:
 
         self._v.db.write(op)
 
+    @audited(Event.KV_METADATA_WRITE)
     def update_metadata(
         self,
         principal: Principal,

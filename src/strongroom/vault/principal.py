@@ -33,6 +33,8 @@ class Principal:
     acl: AclLike = field(repr=False)
     display_name: str
     expires_at: float | None
+    policy_version: str = ""
+    """Names and revisions of the policies that decide (``name@rev,…``), for the audit log."""
 
     @property
     def is_root(self) -> bool:
@@ -59,7 +61,10 @@ class Principal:
             return
         if cap is not Capability.READ and self.acl.allows(path, Capability.READ):
             raise PermissionDenied(f"{cap.value} is not granted on this path")
-        raise NotFound("nothing at this path")
+        exc = NotFound("nothing at this path")
+        # The caller sees "absent"; the audit log records the truth.
+        exc.denied_by_policy = True
+        raise exc
 
     def require_admin(self, path: str, cap: Capability) -> None:
         """Raise :class:`PermissionDenied` unless ``cap`` is granted on an admin ``path``."""

@@ -50,6 +50,7 @@ from strongroom.storage.repositories import (
 from strongroom.storage.writer import WriteTx
 from strongroom.types import SealState
 from strongroom.vault.admin import AdminService
+from strongroom.vault.audit import AuditLog
 from strongroom.vault.keys import KeyService
 from strongroom.vault.kv import KVService
 from strongroom.vault.principal import SYSTEM_TENANT, Principal
@@ -90,6 +91,7 @@ class Vault:
         self.kv = KVService(self, clock)
         self.keys = KeyService(self, clock)
         self.admin = AdminService(self, clock)
+        self.audit = AuditLog(self, clock)
         self.db.writer.on_counts = self.keys.flush_counts
         self._seal_config: SealConfig | None = None
         self._token_key: bytes | None = None
@@ -101,11 +103,13 @@ class Vault:
         """Migrate the schema, start the writer and, in dev mode, self-unseal."""
         self.db.migrate()
         self.db.start()
+        self.audit.open()
         if self.settings.dev:
             self._dev_bootstrap()
 
     def close(self) -> None:
         """Seal and release every resource."""
+        self.audit.close()
         self.seal.seal()
         self._token_key = None
         self.db.close()
@@ -273,6 +277,7 @@ class Vault:
         )
         self.keys.load_counts({r.version: r.encryptions for r in rows})
         self._token_key = None
+        self.audit.on_unseal(root)
         self.seal.install(root, keyring)
         log.info("vault unsealed")
 
@@ -281,6 +286,7 @@ class Vault:
         principal.require_operator()
         self._token_key = None
         self.seal.seal()
+        self.audit.on_seal()
         self.tokens.invalidate()
         log.info("vault sealed")
 

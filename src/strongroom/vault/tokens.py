@@ -152,7 +152,7 @@ class TokenService:
                 raise Unauthenticated("the token is unknown, expired or revoked")
             if rec.expires_at is not None and rec.expires_at <= now:
                 raise Unauthenticated("the token is unknown, expired or revoked")
-            acl = self._acl_for(conn, rec.tenant, rec.policies)
+            acl, policy_version = self._acl_for(conn, rec.tenant, rec.policies)
         principal = Principal(
             tenant=rec.tenant,
             accessor=rec.accessor,
@@ -160,6 +160,7 @@ class TokenService:
             acl=acl,
             display_name=rec.display_name,
             expires_at=rec.expires_at,
+            policy_version=policy_version,
         )
         with self._lock:
             if len(self._cache) >= _CACHE_MAX:
@@ -168,13 +169,13 @@ class TokenService:
         return principal
 
     @staticmethod
-    def _acl_for(conn: Any, tenant: str, names: tuple[str, ...]) -> AclLike:
+    def _acl_for(conn: Any, tenant: str, names: tuple[str, ...]) -> tuple[AclLike, str]:
+        """The ACL of ``names`` and its version (``name@revision,…``) for the audit log."""
         if "root" in names:
-            return RootAcl()
-        docs = [
-            PolicyDocument.parse(p.document) for p in PolicyRepository(conn).get_many(tenant, names)
-        ]
-        return Acl(docs)
+            return RootAcl(), "root"
+        recs = sorted(PolicyRepository(conn).get_many(tenant, names), key=lambda p: p.name)
+        version = ",".join(f"{p.name}@{p.revision}" for p in recs)
+        return Acl([PolicyDocument.parse(p.document) for p in recs]), version
 
     # -- lifecycle ------------------------------------------------------
 
