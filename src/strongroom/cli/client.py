@@ -177,6 +177,18 @@ class Client:
         """``GET`` a path."""
         return self.request("GET", path, params=params)
 
+    def get_text(self, path: str) -> str:
+        """``GET`` a path that answers ``text/plain`` (a signed checkpoint)."""
+        try:
+            response = self._http.request("GET", path)
+        except httpx.TransportError as exc:
+            reason = type(exc).__name__
+            raise Unavailable(f"cannot reach the server at {self.shown_addr} ({reason})") from exc
+        if response.is_success:
+            return response.text
+        self._decode(response)
+        raise Unavailable(f"unexpected answer {response.status_code} from the server")
+
     def post(self, path: str, json: Any = None) -> dict[str, Any]:
         """``POST`` a JSON body."""
         return self.request("POST", path, json=json)
