@@ -122,6 +122,8 @@ _B64_HASH_LEN: Final = 44
 # carries two padding bits that must be zero (RFC 4648 §3.5), so only these
 # 16 characters are canonical there. One space follows.
 _HASH_RE: Final = re.compile(rb"[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]= ")
+# The 43rd digit of a canonical 32-byte encoding carries 2 data bits and 4 zero bits.
+_CANON_LAST: Final = frozenset(b"AEIMQUYcgkosw048")
 _RFC3339_RE: Final = re.compile(
     r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:[Zz]|[+-]\d\d:\d\d)"
 )
@@ -391,13 +393,28 @@ def read_bundle(source: _Target) -> Bundle:
     # Matching only the 45-byte prefix keeps this fast. The entry after it
     # is any non-empty run of bytes without a line break, kept as is: its
     # integrity is for verify_bundle to judge, not the parser.
-    match = _HASH_RE.fullmatch
-    for i, line in enumerate(body):
-        if len(line) <= _B64_HASH_LEN + 1 or match(line, 0, _B64_HASH_LEN + 1) is None:
-            raise InvalidInput(f"line {i + 2}: {_line_problem(line)}")
+    # One pass decodes every hash strictly and checks the separator and the
+    # canonical last base64 digit; only if something fails does the slower
+    # per-line regex find the first bad line for the message (the regex on
+    # every line was a third of the time to verify a million entries).
     a2b = binascii.a2b_base64
-    hashes = [a2b(line[:_B64_HASH_LEN]) for line in body]
-    raws = [line[_B64_HASH_LEN + 1 :] for line in body]
+    canon, sep, n = _CANON_LAST, _B64_HASH_LEN, _B64_HASH_LEN + 1
+    try:
+        hashes = [
+            a2b(line[:sep], strict_mode=True)
+            if len(line) > n and line[sep] == 0x20 and line[sep - 2] in canon
+            else b""
+            for line in body
+        ]
+    except binascii.Error:
+        hashes = [b""]
+    if b"" in hashes or any(len(h) != HASH_SIZE for h in hashes[:1]):
+        match = _HASH_RE.fullmatch
+        for i, line in enumerate(body):
+            if len(line) <= n or match(line, 0, n) is None:
+                raise InvalidInput(f"line {i + 2}: {_line_problem(line)}")
+        hashes = [a2b(line[:sep]) for line in body]  # pragma: no cover - the regex found none
+    raws = [line[n:] for line in body]
     return Bundle(header, list(zip(hashes, raws, strict=True)))
 
 

