@@ -12,6 +12,10 @@ Modules:
 * :mod:`bench.writes` - durable writes over HTTP, group commit versus none;
 * :mod:`bench.reads` - reads over HTTP, flat out and at a fixed rate;
 * :mod:`bench.rewrap` - re-wrapping a million DEKs after a KEK rotation;
+* :mod:`bench.audit` - audit ledger: durable appends, proofs over a million
+  entries, the cost of auditing on kv.put/kv.get;
+* :mod:`bench.audit_verify` - verifying a million-entry offline audit bundle;
+* :mod:`bench.ledger_data` - realistic canonical audit entries, fast;
 * :mod:`bench.loadgen` - a lean asyncio HTTP/1.1 keep-alive load generator;
 * :mod:`bench.server` - a dev-mode server for the HTTP benchmarks;
 * :mod:`bench.machine`, :mod:`bench.stats`, :mod:`bench.report` - support.

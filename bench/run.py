@@ -7,7 +7,8 @@ from that document. Goals are targets: a missed goal is reported
 reported with its error, the others still run, and the exit status is 1.
 
 Benchmarks (the JSON keys): ``envelope_seal_open_1k``, ``http_durable_writes``,
-``http_reads``, ``rewrap_1m``.
+``http_reads``, ``rewrap_1m``, ``audit_appends``,
+``audit_proofs_1m``, ``audit_verify_1m``, ``audit_overhead``.
 
 Example::
 
@@ -28,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import envelope, reads, report, rewrap, writes
+from bench import audit, audit_verify, envelope, reads, report, rewrap, writes
 from bench.machine import CPUPlan, cpu_plan, machine_info
 
 __all__ = ["BENCHMARKS", "main", "parse_args"]
@@ -41,6 +42,10 @@ BENCHMARKS: dict[str, Callable[[bool, CPUPlan], dict[str, Any]]] = {
     writes.NAME: lambda quick, plan: writes.run(quick=quick, plan=plan),
     reads.NAME: lambda quick, plan: reads.run(quick=quick, plan=plan),
     rewrap.NAME: lambda quick, _plan: rewrap.run(quick=quick),
+    audit.NAME_APPENDS: lambda quick, _plan: audit.run_appends(quick=quick),
+    audit.NAME_PROOFS: lambda quick, _plan: audit.run_proofs(quick=quick),
+    audit_verify.NAME: lambda quick, _plan: audit_verify.run(quick=quick),
+    audit.NAME_OVERHEAD: lambda quick, _plan: audit.run_overhead(quick=quick),
 }
 """Every benchmark by name, in the order a full run executes them."""
 
