@@ -291,7 +291,7 @@ class AuditLog:
             rec = AuditRepository(conn).signing_key()
         if rec is None:
             origin = self._v.settings.audit_origin or (
-                f"strongroom.local/{generate_accessor()[:12].lower()}/audit/v1"
+                f"strongroom.local/{generate_accessor().removeprefix('acc_')[:10].lower()}/audit/v1"
             )
             signer = SigningKey.generate()
             rec = AuditKeyRecord(
