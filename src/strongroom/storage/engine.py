@@ -127,6 +127,25 @@ class Database:
         except OperationalError as exc:
             raise StorageUnavailable("the database could not be reached") from exc
 
+    @contextmanager
+    def snapshot_read(self) -> Iterator[Connection]:
+        """A read transaction that sees one point in time across all tables.
+
+        SQLite's deferred read transaction in WAL mode is a snapshot from its
+        first read on; PostgreSQL needs ``REPEATABLE READ`` for the same.
+        """
+        try:
+            with self.engine.connect() as raw:
+                conn = (
+                    raw
+                    if self.is_sqlite
+                    else raw.execution_options(isolation_level="REPEATABLE READ")
+                )
+                with conn.begin():
+                    yield conn
+        except OperationalError as exc:
+            raise StorageUnavailable("the database could not be reached") from exc
+
     def write(self, op: Callable[[WriteTx], T]) -> T:
         """Run ``op`` through the group-commit writer and wait until it is durable."""
         hook = self.write_hook
