@@ -3,8 +3,9 @@
 Key hierarchy: root key → KEK versions (:class:`Keyring`) → one DEK per record
 version, or a per-subject key for crypto-shreddable personal data. Records are
 sealed with AES-256-GCM under their DEK; the payload AAD binds where the record
-lives (:class:`RecordContext`). Every blob carries a magic and a format version,
-and every decryption failure raises the one opaque
+lives (:class:`RecordContext`). Backup chunks are named and sealed under a
+:class:`BackupKey` that is stored only wrapped by a KEK. Every blob carries a
+magic and a format version, and every decryption failure raises the one opaque
 :class:`~strongroom.errors.DecryptionFailed`. Ledger checkpoints are signed
 with an Ed25519 :class:`SigningKey` that is stored only sealed by the root key.
 
@@ -23,6 +24,7 @@ Example::
     b's3cret'
 """
 
+from strongroom.crypto.backup_key import BackupKey
 from strongroom.crypto.blind_index import BlindIndex, normalise
 from strongroom.crypto.envelope import RecordContext, SealedRecord, open, rewrap, rewrap_many, seal
 from strongroom.crypto.keyring import (
@@ -58,6 +60,7 @@ __all__ = [
     "NIST_GCM_RANDOM_NONCE_LIMIT",
     "TOKEN_PREFIX",
     "Argon2Params",
+    "BackupKey",
     "BlindIndex",
     "DataKey",
     "EncryptionCounter",

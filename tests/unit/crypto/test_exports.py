@@ -28,6 +28,7 @@ EXPECTED = {
     "NIST_GCM_RANDOM_NONCE_LIMIT",
     "TOKEN_PREFIX",
     "Argon2Params",
+    "BackupKey",
     "BlindIndex",
     "DataKey",
     "EncryptionCounter",
