@@ -1,0 +1,273 @@
+"""Back up a whole vault database into a repository, and restore it with the unseal material.
+
+Create (server side, while it keeps serving): one consistent read of every
+table (:mod:`strongroom.storage.snapshot`) is streamed through the
+repository: chunked, deduplicated, compressed, sealed under a
+:class:`~strongroom.crypto.BackupKey`. The backup key is wrapped by the
+current KEK; the repository's key object also keeps, as *key material*, the
+seal configuration (check value, passphrase blob) and that KEK wrapped by
+the root key. So the unseal shares (or passphrase) alone recover everything:
+shares → root key → KEK → backup key → chunks. None of that material opens
+anything without the root key.
+
+Restore (offline, on a fresh machine): the same path backwards into an empty
+database, checked at the end against the ledger root recorded at backup time.
+
+Example::
+
+    >>> sorted(_MATERIAL_KEYS)
+    ['check_value', 'kek', 'kek_version', 'protected_root', 'seal_kind', 'shares', 'threshold']
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from strongroom.backup.manifest import Manifest
+from strongroom.backup.repository import KeyEntry, Repository
+from strongroom.backup.target import Target
+from strongroom.crypto import KEK, BackupKey, Keyring, RootKey, passphrase, shamir
+from strongroom.errors import (
+    DecryptionFailed,
+    IntegrityViolation,
+    InvalidInput,
+    KeyUnavailable,
+    NotFound,
+    PermissionDenied,
+)
+from strongroom.ledger.merkle import root_at
+from strongroom.storage.audit import AuditRepository
+from strongroom.storage.engine import Database
+from strongroom.storage.repositories import KeyRepository, SealRepository
+from strongroom.storage.snapshot import (
+    SNAPSHOT_FORMAT,
+    export_tables,
+    import_tables,
+    lines,
+    schema_revision,
+    stream_name,
+    table_order,
+)
+
+__all__ = [
+    "RestoreResult",
+    "backup_database",
+    "restore_database",
+    "root_from_passphrase",
+    "root_from_shares",
+]
+
+_MATERIAL_KEYS: Final = frozenset(
+    {"seal_kind", "shares", "threshold", "check_value", "protected_root", "kek", "kek_version"}
+)
+
+
+class _LazyStream(io.RawIOBase):
+    """A readable binary stream over an iterator of byte lines, pulled on demand.
+
+    The table export must be consumed inside its read transaction and in
+    order, so each table's rows are only produced when the repository reads
+    that stream.
+    """
+
+    def __init__(self, produce: Callable[[], Iterator[bytes]]) -> None:
+        self._produce = produce
+        self._it: Iterator[bytes] | None = None
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._it is None:
+            self._it = self._produce()
+        while not self._buf:
+            try:
+                self._buf = next(self._it)
+            except StopIteration:
+                return 0
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+
+def _material(db: Database, kek: KEK) -> dict[str, str]:
+    with db.read() as conn:
+        cfg = SealRepository(conn).get()
+        rows = {r.version: r for r in KeyRepository(conn).list_versions()}
+    if cfg is None:
+        raise InvalidInput("the vault is not initialized")
+    rec = rows.get(kek.version)
+    if rec is None:  # pragma: no cover - the keyring comes from these rows
+        raise KeyUnavailable(f"KEK version {kek.version} is not stored")
+    b64 = base64.b64encode
+    return {
+        "seal_kind": cfg.kind,
+        "shares": str(cfg.shares),
+        "threshold": str(cfg.threshold),
+        "check_value": b64(cfg.check_value).decode(),
+        "protected_root": b64(cfg.protected_root or b"").decode(),
+        "kek_version": str(kek.version),
+        "kek": b64(rec.wrapped).decode(),
+    }
+
+
+def _backup_key(db: Database, target: Target, keyring: Keyring) -> tuple[Repository, BackupKey]:
+    """Open (or create) the repository and the backup key this vault can unwrap."""
+    current = keyring.current_kek
+    if not target.exists("config"):
+        key = BackupKey.generate()
+        repo = Repository.init(
+            target, key=key, wrapped_key=key.wrap_with(current), key_material=_material(db, current)
+        )
+        return repo, key
+    repo = Repository.open(target)
+    for entry in repo.keys():  # noqa: SIM118 - a method, not a dict
+        try:
+            kek = keyring.get(entry.kek_version)
+        except KeyUnavailable:
+            continue
+        return repo, BackupKey.unwrap_with(kek, entry.wrapped_key)
+    # No key this vault can open (another vault's repository, or its KEK was
+    # retired): add a fresh backup key wrapped by the current KEK.
+    key = BackupKey.generate()
+    repo.put_key(key=key, wrapped_key=key.wrap_with(current), key_material=_material(db, current))
+    return repo, key
+
+
+def backup_database(
+    db: Database,
+    target: Target,
+    *,
+    keyring: Keyring,
+    progress: Callable[[int, int], None] | None = None,
+) -> Manifest:
+    """Snapshot every table of ``db`` into the repository at ``target``; return the manifest.
+
+    The snapshot's meta records the schema revision, the ledger size and the
+    ledger root at that instant, so a restore can prove it got exactly that.
+    """
+    repo, key = _backup_key(db, target, keyring)
+    with db.snapshot_read() as conn:
+        revision = schema_revision(conn)
+        audit = AuditRepository(conn)
+        size = audit.size()
+        root = root_at(audit, size)
+        names: list[str] = []
+        producers: dict[str, Callable[[], Iterator[bytes]]] = {}
+        # export_tables yields (name, rows) lazily; bind each table's rows to
+        # its stream so the repository pulls them in order.
+        pending = iter(export_tables(conn))
+
+        def producer(expected: str) -> Callable[[], Iterator[bytes]]:
+            def run() -> Iterator[bytes]:
+                name, rows = next(pending)
+                if name != expected:  # pragma: no cover - fixed table order
+                    raise RuntimeError("table streams read out of order")
+                return rows
+
+            return run
+
+        for table in table_order():
+            name = stream_name(table)
+            names.append(name)
+            producers[name] = producer(name)
+        streams = {name: io.BufferedReader(_LazyStream(producers[name])) for name in names}
+        return repo.write_snapshot(
+            streams,
+            key=key,
+            meta={
+                "format": SNAPSHOT_FORMAT,
+                "schema_revision": revision or "",
+                "ledger_size": size,
+                "ledger_root": base64.b64encode(root).decode(),
+                "backend": db.engine.dialect.name,
+            },
+            progress=progress,
+        )
+
+
+def root_from_shares(shares: Sequence[str]) -> RootKey:
+    """The root key from Shamir shares (a malformed set is InvalidInput)."""
+    return RootKey(shamir.combine([s.strip() for s in shares if s.strip()]))
+
+
+def root_from_passphrase(target: Target, snapshot_id: str, text: str) -> RootKey:
+    """The root key from the passphrase, using the protected root stored with the backup key."""
+    repo = Repository.open(target)
+    material = _entry_for(repo, repo.get_snapshot(snapshot_id)).key_material
+    blob = base64.b64decode(material.get("protected_root", ""))
+    if not blob:
+        raise InvalidInput("this vault is sealed with shares, not a passphrase")
+    try:
+        return passphrase.recover(blob, text)
+    except DecryptionFailed as exc:
+        raise PermissionDenied("the passphrase does not unseal this backup") from exc
+
+
+def _entry_for(repo: Repository, manifest: Manifest) -> KeyEntry:
+    for entry in repo.keys():  # noqa: SIM118 - a method, not a dict
+        if entry.key_id == manifest.key_id:
+            return entry
+    raise NotFound(f"the repository has no key {manifest.key_id} for this snapshot")
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreResult:
+    """What a restore wrote."""
+
+    snapshot_id: str
+    rows: dict[str, int]
+    ledger_size: int
+
+
+def restore_database(
+    target: Target, snapshot_id: str, *, root: RootKey, database_url: str
+) -> RestoreResult:
+    """Restore snapshot ``snapshot_id`` into the empty database at ``database_url``.
+
+    ``root`` comes from the unseal shares or passphrase; wrong ones fail with
+    PermissionDenied before anything is written. The restore is one
+    transaction, and it is checked against the ledger root recorded at backup.
+    """
+    repo = Repository.open(target)
+    manifest = repo.get_snapshot(snapshot_id)
+    entry = _entry_for(repo, manifest)
+    material = entry.key_material
+    if not set(material) >= _MATERIAL_KEYS:
+        raise IntegrityViolation(f"keys/{entry.key_id} lacks the key material a restore needs")
+    try:
+        root.verify_check_value(base64.b64decode(material["check_value"]))
+    except DecryptionFailed as exc:
+        raise PermissionDenied("the shares do not reconstruct this vault's root key") from exc
+    kek = root.unwrap_kek(int(material["kek_version"]), base64.b64decode(material["kek"]))
+    key = BackupKey.unwrap_with(kek, entry.wrapped_key)
+    db = Database.from_url(database_url)
+    try:
+        db.migrate()
+        with db.engine.begin() as conn:
+            revision = schema_revision(conn)
+            if revision != manifest.meta.get("schema_revision"):
+                raise InvalidInput(
+                    f"the snapshot is at schema revision {manifest.meta.get('schema_revision')!r}, "
+                    f"this Strongroom at {revision!r}: restore with the matching version"
+                )
+            streams = {
+                s.name: lines(repo.read_stream(manifest, s.name, key=key)) for s in manifest.streams
+            }
+            rows = import_tables(conn, streams)
+            audit = AuditRepository(conn)
+            size = int(manifest.meta.get("ledger_size", 0))
+            recorded = base64.b64decode(str(manifest.meta.get("ledger_root", "")))
+            if audit.size() != size or root_at(audit, size) != recorded:
+                raise IntegrityViolation(
+                    "the restored audit log does not match the ledger root recorded at backup"
+                )
+    finally:
+        db.engine.dispose()
+    return RestoreResult(manifest.snapshot_id, rows, size)
