@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     """Also send every durable audit entry to syslog (RFC 5424): ``udp://host:514``,
     ``tcp://host:601`` or ``unix:/dev/log``."""
 
+    backup_target: str | None = None
+    """Where ``backup create`` writes by default (a directory or ``file://`` URL);
+    ``<data_dir>/backups`` when unset."""
+
+    backup_targets: list[str] = Field(default_factory=list)
+    """Other targets a client may name in ``backup create --target`` (none by default)."""
+
     log_format: Literal["json", "console"] = "json"
     """Log renderer; ``console`` is friendlier in a terminal."""
 
@@ -105,6 +112,10 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return f"sqlite:///{self.data_dir / 'strongroom.db'}"
+
+    def effective_backup_target(self) -> str:
+        """Return the default backup target, ``<data_dir>/backups`` when unset."""
+        return self.backup_target or str(self.data_dir / "backups")
 
     def is_sqlite(self) -> bool:
         """True when the embedded SQLite backend is in use."""

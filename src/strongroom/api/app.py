@@ -23,7 +23,7 @@ from strongroom import __version__
 from strongroom.api.audit import EVENTS, AuditTrail, audit_route
 from strongroom.api.middleware import BodyLimit, RequestContext
 from strongroom.api.problems import install_problem_handlers
-from strongroom.api.routes import audit, auth, kv, sys
+from strongroom.api.routes import audit, auth, backup, kv, sys
 from strongroom.api.schemas import Problem
 from strongroom.config import Settings
 from strongroom.vault import Vault
@@ -82,6 +82,7 @@ def create_app(settings: Settings, *, vault: Vault | None = None, eager: bool = 
     app.include_router(sys.router)
     app.include_router(auth.router)
     app.include_router(audit.router)
+    app.include_router(backup.router)
     app.include_router(kv.router)
     # Outermost last: request id, then the audit trail (so a 413 is audited
     # too), then the body cap.

@@ -81,6 +81,9 @@ EVENTS: dict[tuple[str, str], Event] = {
     ("POST", "/v1/sys/keys/rotate"): E.SYS_KEYS_ROTATE,
     ("POST", "/v1/sys/keys/rewrap"): E.SYS_KEYS_REWRAP,
     ("POST", "/v1/sys/keys/retire"): E.SYS_KEYS_RETIRE,
+    # Backups.
+    ("POST", "/v1/sys/backups"): E.SYS_BACKUP_CREATE,
+    ("GET", "/v1/sys/backups"): E.SYS_BACKUP_LIST,
     # Configuration.
     ("GET", "/v1/sys/mounts"): E.SYS_MOUNT_LIST,
     ("POST", "/v1/sys/mounts/{name}"): E.SYS_MOUNT_WRITE,

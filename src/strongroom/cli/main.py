@@ -22,7 +22,7 @@ from typing import Annotated
 import typer
 
 from strongroom import __version__
-from strongroom.cli import audit, keys, kv, mount, operator, policy, server, tenant, token
+from strongroom.cli import audit, backup, keys, kv, mount, operator, policy, server, tenant, token
 from strongroom.cli.output import OutputFormat
 from strongroom.errors import StrongroomError
 
@@ -46,6 +46,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(mount.app, name="mount")
 app.add_typer(tenant.app, name="tenant")
 app.add_typer(audit.app, name="audit")
+app.add_typer(backup.app, name="backup")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 

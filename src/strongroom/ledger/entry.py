@@ -73,6 +73,9 @@ class Event(enum.StrEnum):
     SYS_KEYS_ROTATE = "sys:keys:rotate"
     SYS_KEYS_REWRAP = "sys:keys:rewrap"
     SYS_KEYS_RETIRE = "sys:keys:retire"
+    # Backups.
+    SYS_BACKUP_CREATE = "sys:backup:create"
+    SYS_BACKUP_LIST = "sys:backup:list"
     # Configuration.
     SYS_MOUNT_LIST = "sys:mount:list"
     SYS_MOUNT_READ = "sys:mount:read"

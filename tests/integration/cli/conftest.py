@@ -59,7 +59,7 @@ class Server:
                 self.proc.wait()
 
 
-def _start(data_dir: Path, *, dev: bool) -> Server:
+def _start(data_dir: Path, *, dev: bool, wanted: int | None = None) -> Server:
     port = _free_port()
     program = (
         [str(_CONSOLE_SCRIPT)]
@@ -77,8 +77,9 @@ def _start(data_dir: Path, *, dev: bool) -> Server:
     with log.open("ab") as fh:
         proc = subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT, env=_clean_env())
     server = Server(f"http://127.0.0.1:{port}", data_dir, proc, log)
-    # A dev server answers 200 once unsealed; a fresh one answers 501 (not initialized).
-    wanted = 200 if dev else 501
+    # A dev server answers 200 once unsealed; a fresh one answers 501 (not
+    # initialized); a restored one 503 (sealed).
+    wanted = wanted or (200 if dev else 501)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:

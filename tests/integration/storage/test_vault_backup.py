@@ -72,11 +72,11 @@ def test_backup_while_serving_then_restore_with_shares(
         url = f"sqlite:///{tmp_path / 'fresh' / 'strongroom.db'}"
     else:
         url = request.getfixturevalue("pg_server")()
+    other = Vault(Settings(data_dir=tmp_path / "other"))
+    other.open()
+    wrong = other.initialize(shares=3, threshold=2).shares
+    other.close()
     with pytest.raises(PermissionDenied):
-        other = Vault(Settings(data_dir=tmp_path / "other"))
-        other.open()
-        wrong = other.initialize(shares=3, threshold=2).shares
-        other.close()
         restore_database(
             target, second.snapshot_id, root=root_from_shares(wrong[:2]), database_url=url
         )
