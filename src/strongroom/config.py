@@ -93,6 +93,13 @@ class Settings(BaseSettings):
     backup_targets: list[str] = Field(default_factory=list)
     """Other targets a client may name in ``backup create --target`` (none by default)."""
 
+    backup_s3_endpoint: str | None = None
+    """Endpoint URL of an S3-compatible store for ``s3://`` backup targets (``None``: AWS).
+    Credentials come from the standard AWS chain, never from these settings."""
+
+    backup_s3_region: str = "us-east-1"
+    """Region that requests to ``s3://`` backup targets are signed for."""
+
     log_format: Literal["json", "console"] = "json"
     """Log renderer; ``console`` is friendlier in a terminal."""
 

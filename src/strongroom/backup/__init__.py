@@ -33,6 +33,7 @@ from strongroom.backup.manifest import (
     StreamRecord,
 )
 from strongroom.backup.repository import KEY_FORMAT, REPOSITORY_FORMAT, KeyEntry, Repository
+from strongroom.backup.s3_target import S3Target
 from strongroom.backup.target import LocalTarget, Target, open_target, validate_name
 from strongroom.backup.uploader import DEFAULT_WORKERS, ZSTD_LEVEL
 from strongroom.backup.verification import Problem, ProblemKind, VerifyResult
@@ -52,6 +53,7 @@ __all__ = [
     "Problem",
     "ProblemKind",
     "Repository",
+    "S3Target",
     "SnapshotStats",
     "StreamRecord",
     "Target",

@@ -249,10 +249,16 @@ class LocalTarget:
             _fsync_dir(path.parent)
 
 
-def open_target(url: str) -> Target:
-    """Return the target at ``url``: a local path or a ``file://`` URL.
+def open_target(
+    url: str, *, s3_endpoint: str | None = None, s3_region: str = "us-east-1"
+) -> Target:
+    """Return the target at ``url``: a local path, a ``file://`` URL or ``s3://bucket/prefix``.
 
-    Anything else (``s3://`` for now) raises InvalidInput "unsupported target".
+    For ``s3://`` URLs, ``s3_endpoint`` is the endpoint of an S3-compatible
+    store (``None``: AWS) and ``s3_region`` the region requests are signed
+    for; credentials come from the standard AWS chain (see
+    :class:`~strongroom.backup.S3Target`). Any other scheme raises
+    InvalidInput "unsupported target".
     """
     if not isinstance(url, str):
         raise TypeError("url must be str")
@@ -263,8 +269,18 @@ def open_target(url: str) -> Target:
         if parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
             raise InvalidInput("unsupported target: a file URL must be file:///absolute/path")
         return LocalTarget(Path(urllib.request.url2pathname(parts.path)))
+    if parts.scheme == "s3":
+        if "@" in parts.netloc:
+            # Never echo the URL: the user part may be a secret key.
+            raise InvalidInput("unsupported target: an s3:// URL must not carry credentials")
+        if not parts.netloc or parts.query or parts.fragment:
+            raise InvalidInput("unsupported target: an S3 URL must be s3://bucket/prefix")
+        # Imported here so that local targets never pay for loading boto3.
+        from strongroom.backup.s3_target import S3Target
+
+        return S3Target(parts.netloc, parts.path, endpoint_url=s3_endpoint, region=s3_region)
     if "://" in url:
-        # s3://, sftp://, ...: later targets implement the same protocol.
+        # sftp://, https://, ...: later targets implement the same protocol.
         raise InvalidInput(f"unsupported target {parts.scheme}://")
     return LocalTarget(Path(url))
 

@@ -30,7 +30,20 @@ __all__ = ["app"]
 app = typer.Typer(help="Encrypted, deduplicated backups and restores.", no_args_is_help=True)
 
 TargetOpt = Annotated[
-    str, typer.Option("--target", help="Backup repository: a directory or file:// URL.")
+    str,
+    typer.Option("--target", help="Backup repository: a directory, file:// or s3://bucket/prefix."),
+]
+S3EndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--s3-endpoint",
+        envvar="STRONGROOM_BACKUP_S3_ENDPOINT",
+        help="Endpoint URL of an S3-compatible store (default: AWS).",
+    ),
+]
+S3RegionOpt = Annotated[
+    str,
+    typer.Option("--s3-region", envvar="STRONGROOM_BACKUP_S3_REGION", help="S3 region."),
 ]
 
 
@@ -55,11 +68,17 @@ def create(
 
 
 @app.command("list")
-def list_(target: TargetOpt, fmt: FormatOpt = OutputFormat.TABLE) -> None:
+def list_(
+    target: TargetOpt,
+    fmt: FormatOpt = OutputFormat.TABLE,
+    s3_endpoint: S3EndpointOpt = None,
+    s3_region: S3RegionOpt = "us-east-1",
+) -> None:
     """List the snapshots in a repository (no server, no key)."""
     from strongroom.backup import Repository, open_target
 
-    snaps = Repository.open(open_target(target)).list_snapshots()
+    repo_target = open_target(target, s3_endpoint=s3_endpoint, s3_region=s3_region)
+    snaps = Repository.open(repo_target).list_snapshots()
     rows = [
         {
             "snapshot_id": m.snapshot_id,
@@ -77,6 +96,8 @@ def verify(
     snapshot: Annotated[str, typer.Argument(help="Snapshot id (from backup list).")],
     target: TargetOpt,
     fmt: FormatOpt = OutputFormat.TABLE,
+    s3_endpoint: S3EndpointOpt = None,
+    s3_region: S3RegionOpt = "us-east-1",
 ) -> None:
     """Check a snapshot without any key: every chunk present and matching its manifest.
 
@@ -84,7 +105,7 @@ def verify(
     """
     from strongroom.backup import Repository, open_target
 
-    repo = Repository.open(open_target(target))
+    repo = Repository.open(open_target(target, s3_endpoint=s3_endpoint, s3_region=s3_region))
     manifest = repo.get_snapshot(snapshot)
     result = repo.verify(manifest)
     summary = {
@@ -134,6 +155,8 @@ def restore(
             "--passphrase", help="The vault is sealed with a passphrase (read from stdin)."
         ),
     ] = False,
+    s3_endpoint: S3EndpointOpt = None,
+    s3_region: S3RegionOpt = "us-east-1",
 ) -> None:
     """Restore a snapshot onto an empty data dir with only the unseal shares (or passphrase).
 
@@ -148,7 +171,7 @@ def restore(
         root_from_shares,
     )
 
-    repo_target = open_target(target)
+    repo_target = open_target(target, s3_endpoint=s3_endpoint, s3_region=s3_region)
     repo = Repository.open(repo_target)
     manifest = repo.get_snapshot(snapshot)
     data_dir.mkdir(parents=True, exist_ok=True)

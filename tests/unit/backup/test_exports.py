@@ -36,6 +36,7 @@ EXPECTED = {
     "Problem",
     "ProblemKind",
     "Repository",
+    "S3Target",
     "SnapshotStats",
     "StreamRecord",
     "Target",

@@ -229,12 +229,8 @@ class TestOpenTarget:
 
     @pytest.mark.parametrize(
         "url",
-        ["s3://bucket/prefix", "https://example.com/x", "sftp://host/x", "file://host/x", ""],
+        ["https://example.com/x", "sftp://host/x", "file://host/x", ""],
     )
     def test_unsupported(self, url: str) -> None:
         with pytest.raises(InvalidInput):
             open_target(url)
-
-    def test_s3_says_unsupported_target(self) -> None:
-        with pytest.raises(InvalidInput, match="unsupported target"):
-            open_target("s3://bucket")

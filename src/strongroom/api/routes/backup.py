@@ -20,7 +20,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from strongroom.api.deps import CurrentPrincipal, VaultDep, common_responses
-from strongroom.backup import Manifest, Repository, open_target
+from strongroom.backup import Manifest, Repository, Target, open_target
 from strongroom.backup.vault_snapshot import backup_database
 from strongroom.errors import NotFound, PermissionDenied
 from strongroom.vault import Vault
@@ -45,6 +45,13 @@ def _target_url(vault: Vault, asked: str | None) -> str:
     if asked in vault.settings.backup_targets:
         return asked
     raise PermissionDenied("that target is not in the server's backup_targets")
+
+
+def _open(vault: Vault, url: str) -> Target:
+    settings = vault.settings
+    return open_target(
+        url, s3_endpoint=settings.backup_s3_endpoint, s3_region=settings.backup_s3_region
+    )
 
 
 def _summary(m: Manifest, target: str) -> dict[str, Any]:
@@ -73,7 +80,7 @@ def create(
     """Snapshot the whole vault (records, keys wrapped, policies, tokens as hashes, the log)."""
     principal.require_operator()
     url = _target_url(vault, (body or BackupRequest()).target)
-    manifest = backup_database(vault.db, open_target(url), keyring=vault.seal.keyring())
+    manifest = backup_database(vault.db, _open(vault, url), keyring=vault.seal.keyring())
     note(
         snapshot=manifest.snapshot_id,
         manifest_root=manifest.root,
@@ -87,7 +94,7 @@ def list_snapshots(vault: VaultDep, principal: CurrentPrincipal) -> dict[str, An
     """Snapshots in the default target, oldest first."""
     principal.require_operator()
     url = vault.settings.effective_backup_target()
-    target = open_target(url)
+    target = _open(vault, url)
     if not target.exists("config"):
         raise NotFound("no backup has been made to the default target yet")
     snaps = Repository.open(target).list_snapshots()
