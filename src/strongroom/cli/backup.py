@@ -91,37 +91,73 @@ def list_(
     Output(fmt).rows(rows, ["snapshot_id", "created", "size", "ledger_size"], title="Snapshots")
 
 
+AuditBundleOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--audit-bundle",
+        help="An audit export (strongroom audit export): check snapshots against the log.",
+    ),
+]
+
+
+def _log_problems(repo: Any, bundle_path: Path, manifests: list[Any]) -> list[dict[str, Any]]:
+    from strongroom.backup.log_check import check_against_log
+    from strongroom.ledger.bundle import read_bundle
+
+    check = check_against_log(repo, read_bundle(bundle_path), manifests=manifests)
+    return [
+        {
+            "object": f"snapshots/{p.snapshot_id}" if p.snapshot_id else str(bundle_path),
+            "kind": p.kind,
+            "detail": p.detail,
+        }
+        for p in check.problems
+    ]
+
+
 @app.command("verify")
 def verify(
-    snapshot: Annotated[str, typer.Argument(help="Snapshot id (from backup list).")],
     target: TargetOpt,
+    snapshot: Annotated[
+        str | None, typer.Argument(help="Snapshot id (from backup list); default: all.")
+    ] = None,
+    audit_bundle: AuditBundleOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
     s3_endpoint: S3EndpointOpt = None,
     s3_region: S3RegionOpt = "us-east-1",
 ) -> None:
-    """Check a snapshot without any key: every chunk present and matching its manifest.
+    """Check snapshots without any key: every chunk present and matching its manifest.
 
-    Exits 7 and names each missing or corrupt object otherwise.
+    With ``--audit-bundle``, also that each snapshot is in a signed checkpoint
+    of the log with the same manifest root, and that no logged snapshot is
+    missing (deleted or rolled back). Exits 7 and names each bad object.
     """
     from strongroom.backup import Repository, open_target
 
     repo = Repository.open(open_target(target, s3_endpoint=s3_endpoint, s3_region=s3_region))
-    manifest = repo.get_snapshot(snapshot)
-    result = repo.verify(manifest)
+    manifests = [repo.get_snapshot(snapshot)] if snapshot else repo.list_snapshots()
+    problems: list[dict[str, Any]] = []
+    chunks = 0
+    for manifest in manifests:
+        result = repo.verify(manifest)
+        chunks += sum(1 for _ in manifest.chunks())
+        problems += [
+            {"object": p.object_name, "kind": str(p.kind), "detail": p.detail}
+            for p in result.problems
+        ]
+    if audit_bundle is not None:
+        problems += _log_problems(repo, audit_bundle, manifests)
     summary = {
-        "ok": result.ok,
-        "snapshot_id": manifest.snapshot_id,
-        "chunks": sum(1 for _ in manifest.chunks()),
-        "root": manifest.root,
+        "ok": not problems,
+        "snapshots": len(manifests),
+        "chunks": chunks,
+        "checked_against_log": audit_bundle is not None,
     }
-    problems = [
-        {"object": p.object_name, "kind": str(p.kind), "detail": p.detail} for p in result.problems
-    ]
-    Output(fmt).record(summary, title="Snapshot", full={**summary, "problems": problems})
+    Output(fmt).record(summary, title="Backup", full={**summary, "problems": problems})
     if fmt is OutputFormat.TABLE:
         for p in problems:
             err_console().print(f"[red]{p['kind']}[/red]: {p['object']}: {p['detail']}")
-    if not result.ok:
+    if problems:
         first = problems[0]
         raise IntegrityViolation(f"{first['object']} is {first['kind']}: {first['detail']}")
 
@@ -155,6 +191,7 @@ def restore(
             "--passphrase", help="The vault is sealed with a passphrase (read from stdin)."
         ),
     ] = False,
+    audit_bundle: AuditBundleOpt = None,
     s3_endpoint: S3EndpointOpt = None,
     s3_region: S3RegionOpt = "us-east-1",
 ) -> None:
@@ -174,6 +211,11 @@ def restore(
     repo_target = open_target(target, s3_endpoint=s3_endpoint, s3_region=s3_region)
     repo = Repository.open(repo_target)
     manifest = repo.get_snapshot(snapshot)
+    if audit_bundle is not None:
+        # Refuse a snapshot the log does not vouch for (rolled back, forged).
+        bad = [p for p in _log_problems(repo, audit_bundle, [manifest]) if p["kind"] != "deleted"]
+        if bad:
+            raise IntegrityViolation(f"refusing to restore: {bad[0]['detail']}")
     data_dir.mkdir(parents=True, exist_ok=True)
     url = database_url or f"sqlite:///{data_dir / 'strongroom.db'}"
     if passphrase:

@@ -39,7 +39,23 @@ def test_create_list_verify_restore(
     assert found[-1]["entry"]["details"]["manifest_root"] == created["root"]
     # Only allowed targets: a client cannot make the server write elsewhere.
     one_line_error(cli("backup", "create", "--target", str(tmp_path / "elsewhere")), 4)
+    second = cli.json("backup", "create")["snapshot_id"]
+    # Wait for a checkpoint that covers the second backup's audit entry, then export the log.
+    for _ in range(100):
+        cli.ok("audit", "export", "--out", str(tmp_path / "log.bundle"))
+        if second.encode() in (tmp_path / "log.bundle").read_bytes():
+            break
     server.stop()
+    logged = CLI(server.addr, token=None).json(
+        "backup", "verify", "--target", target, "--audit-bundle", str(tmp_path / "log.bundle")
+    )
+    assert logged["ok"] is True and logged["snapshots"] == 2
+    # Someone deletes the newer snapshot at the storage location: the log notices.
+    (Path(target) / "snapshots" / second).rename(tmp_path / "stolen-manifest")
+    gone = CLI(server.addr, token=None)(
+        "backup", "verify", "--target", target, "--audit-bundle", str(tmp_path / "log.bundle")
+    )
+    assert gone.returncode == 7 and "deleted" in gone.stderr and second in gone.stderr, gone.stderr
 
     listed = CLI(server.addr, token=None).json("backup", "list", "--target", target)
     assert [s["snapshot_id"] for s in listed] == [snapshot]
@@ -95,7 +111,9 @@ def test_create_list_verify_restore(
         restored.stop()
 
     # Flip one byte of one chunk: keyless verify names the object and exits 7.
-    chunk = next(p for p in (Path(target) / "chunks").rglob("*") if p.is_file())
+    manifest = json.loads((Path(target) / "snapshots" / snapshot).read_bytes())
+    first_id = manifest["streams"][0]["chunks"][0]["id"]
+    chunk = Path(target) / "chunks" / first_id[:2] / first_id
     data = bytearray(chunk.read_bytes())
     data[-1] ^= 1
     chunk.write_bytes(bytes(data))
