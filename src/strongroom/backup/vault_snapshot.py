@@ -56,6 +56,7 @@ from strongroom.storage.snapshot import (
 __all__ = [
     "RestoreResult",
     "backup_database",
+    "backup_key_for",
     "restore_database",
     "root_from_passphrase",
     "root_from_shares",
@@ -217,6 +218,24 @@ def _entry_for(repo: Repository, manifest: Manifest) -> KeyEntry:
     raise NotFound(f"the repository has no key {manifest.key_id} for this snapshot")
 
 
+def backup_key_for(repo: Repository, manifest: Manifest, *, root: RootKey) -> BackupKey:
+    """The backup key that sealed ``manifest``, recovered with the root key alone.
+
+    Wrong shares (a root key that fails the stored check value) raise
+    PermissionDenied before any chunk is read.
+    """
+    entry = _entry_for(repo, manifest)
+    material = entry.key_material
+    if not set(material) >= _MATERIAL_KEYS:
+        raise IntegrityViolation(f"keys/{entry.key_id} lacks the key material a restore needs")
+    try:
+        root.verify_check_value(base64.b64decode(material["check_value"]))
+    except DecryptionFailed as exc:
+        raise PermissionDenied("the shares do not reconstruct this vault's root key") from exc
+    kek = root.unwrap_kek(int(material["kek_version"]), base64.b64decode(material["kek"]))
+    return BackupKey.unwrap_with(kek, entry.wrapped_key)
+
+
 @dataclass(frozen=True, slots=True)
 class RestoreResult:
     """What a restore wrote."""
@@ -237,16 +256,7 @@ def restore_database(
     """
     repo = Repository.open(target)
     manifest = repo.get_snapshot(snapshot_id)
-    entry = _entry_for(repo, manifest)
-    material = entry.key_material
-    if not set(material) >= _MATERIAL_KEYS:
-        raise IntegrityViolation(f"keys/{entry.key_id} lacks the key material a restore needs")
-    try:
-        root.verify_check_value(base64.b64decode(material["check_value"]))
-    except DecryptionFailed as exc:
-        raise PermissionDenied("the shares do not reconstruct this vault's root key") from exc
-    kek = root.unwrap_kek(int(material["kek_version"]), base64.b64decode(material["kek"]))
-    key = BackupKey.unwrap_with(kek, entry.wrapped_key)
+    key = backup_key_for(repo, manifest, root=root)
     db = Database.from_url(database_url)
     try:
         db.migrate()

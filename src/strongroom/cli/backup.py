@@ -122,6 +122,13 @@ def verify(
         str | None, typer.Argument(help="Snapshot id (from backup list); default: all.")
     ] = None,
     audit_bundle: AuditBundleOpt = None,
+    read_data: Annotated[
+        bool,
+        typer.Option(
+            "--read-data",
+            help="Also decrypt and decompress every chunk (needs the unseal shares on stdin).",
+        ),
+    ] = False,
     fmt: FormatOpt = OutputFormat.TABLE,
     s3_endpoint: S3EndpointOpt = None,
     s3_region: S3RegionOpt = "us-east-1",
@@ -136,10 +143,20 @@ def verify(
 
     repo = Repository.open(open_target(target, s3_endpoint=s3_endpoint, s3_region=s3_region))
     manifests = [repo.get_snapshot(snapshot)] if snapshot else repo.list_snapshots()
+    root = None
+    if read_data and manifests:
+        from strongroom.backup.vault_snapshot import root_from_shares
+
+        root = root_from_shares(_read_shares(_threshold(repo, manifests[0])))
     problems: list[dict[str, Any]] = []
     chunks = 0
     for manifest in manifests:
-        result = repo.verify(manifest)
+        key = None
+        if root is not None:
+            from strongroom.backup.vault_snapshot import backup_key_for
+
+            key = backup_key_for(repo, manifest, root=root)
+        result = repo.verify(manifest, key=key)
         chunks += sum(1 for _ in manifest.chunks())
         problems += [
             {"object": p.object_name, "kind": str(p.kind), "detail": p.detail}
@@ -152,6 +169,7 @@ def verify(
         "snapshots": len(manifests),
         "chunks": chunks,
         "checked_against_log": audit_bundle is not None,
+        "read_data": read_data,
     }
     Output(fmt).record(summary, title="Backup", full={**summary, "problems": problems})
     if fmt is OutputFormat.TABLE:
@@ -160,6 +178,13 @@ def verify(
     if problems:
         first = problems[0]
         raise IntegrityViolation(f"{first['object']} is {first['kind']}: {first['detail']}")
+
+
+def _threshold(repo: Any, manifest: Any) -> int:
+    for entry in repo.keys():  # noqa: SIM118 - a method, not a dict
+        if entry.key_id == manifest.key_id:
+            return int(entry.key_material.get("threshold", "3"))
+    return 3
 
 
 def _read_shares(threshold: int) -> list[str]:
@@ -226,8 +251,7 @@ def restore(
         )
         root = root_from_passphrase(repo_target, manifest.snapshot_id, text)
     else:
-        entry = next(e for e in repo.keys() if e.key_id == manifest.key_id)  # noqa: SIM118
-        root = root_from_shares(_read_shares(int(entry.key_material.get("threshold", "3"))))
+        root = root_from_shares(_read_shares(_threshold(repo, manifest)))
     result = restore_database(repo_target, manifest.snapshot_id, root=root, database_url=url)
     summary: dict[str, Any] = {
         "snapshot_id": result.snapshot_id,

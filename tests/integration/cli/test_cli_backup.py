@@ -61,6 +61,17 @@ def test_create_list_verify_restore(
     assert [s["snapshot_id"] for s in listed] == [snapshot]
     report = CLI(server.addr, token=None).json("backup", "verify", snapshot, "--target", target)
     assert report["ok"] is True and report["problems"] == []
+    # --read-data decrypts every chunk: it needs the shares, and refuses wrong ones.
+    deep = CLI(server.addr, token=None).json(
+        "backup",
+        "verify",
+        snapshot,
+        "--target",
+        target,
+        "--read-data",
+        input="\n".join(shares[:2]) + "\n",
+    )
+    assert deep["ok"] is True and deep["read_data"] is True
 
     # A new machine: only the repository and two shares.
     fresh_dir = tmp_path / "new-machine" / "data"
