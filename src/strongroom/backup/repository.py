@@ -6,6 +6,8 @@ Layout (all JSON is RFC 8785 canonical)::
     keys/<key id>           the backup key wrapped by a KEK, plus the caller's key material
     chunks/<id[:2]>/<id>    SRbk-sealed, zstd (level 3) compressed chunk plaintext
     snapshots/<snapshot id> the manifest (see :mod:`strongroom.backup.manifest`)
+    locks/prune             held by a running prune (see :mod:`strongroom.backup.prune`)
+    locks/backup-<random>   held by a backup while it checks its chunks and writes its manifest
 
 Writing a snapshot (:meth:`Repository.write_snapshot`):
 
@@ -19,8 +21,13 @@ Writing a snapshot (:meth:`Repository.write_snapshot`):
    manifest lists (left by an interrupted write) is downloaded and checked
    before it is reused. Otherwise compress, seal with the chunk id in the AAD,
    and upload it.
-5. Write the manifest last. A crash before that leaves only unreferenced
-   chunks, never a snapshot that lists a missing chunk; a retry reuses them.
+5. Take ``locks/backup-<random>``, refuse if a prune holds ``locks/prune``,
+   and check with one listing that every chunk is still stored (a prune may
+   have run during the uploads); the protocol is in
+   :mod:`strongroom.backup.prune`.
+6. Write the manifest last, then drop the lock. A crash before that leaves
+   only unreferenced chunks, never a snapshot that lists a missing chunk; a
+   retry reuses them.
 
 Verification (:meth:`Repository.verify`) without a key checks that the
 manifest object is intact, its Merkle root recomputes, and every chunk object
@@ -82,13 +89,30 @@ from strongroom.errors import (
 from strongroom.ledger.entry import canonical, format_time
 from strongroom.ledger.merkle import Frontier, leaf_hash
 
-__all__ = ["KEY_FORMAT", "REPOSITORY_FORMAT", "KeyEntry", "Repository"]
+__all__ = [
+    "BACKUP_LOCK_PREFIX",
+    "KEY_FORMAT",
+    "LOCKS_PREFIX",
+    "PRUNE_LOCK",
+    "REPOSITORY_FORMAT",
+    "KeyEntry",
+    "Repository",
+]
 
 REPOSITORY_FORMAT: Final = "strongroom-backup/v1"
 """The ``format`` of the ``config`` object."""
 
 KEY_FORMAT: Final = "strongroom-backup-key/v1"
 """The ``format`` of each ``keys/<key id>`` object."""
+
+LOCKS_PREFIX: Final = "locks/"
+"""Where lock objects live."""
+
+PRUNE_LOCK: Final = "locks/prune"
+"""Held by a running prune; a backup refuses to start or finish while it exists."""
+
+BACKUP_LOCK_PREFIX: Final = "locks/backup-"
+"""Prefix of the lock a backup holds around its final check and manifest write."""
 
 _CHUNKER: Final = "fastcdc-2016"
 _HEX32: Final = re.compile(r"[0-9a-f]{32}")
@@ -280,6 +304,7 @@ class Repository:
         # 1. Only a key the repository holds may seal a snapshot.
         if not self._target.exists(f"keys/{key.key_id}"):
             raise KeyUnavailable("this backup key is not stored in the repository")
+        self._refuse_while_pruning()
         created = format_time(time.time_ns() if time_ns is None else time_ns)
         # Check the caller's input before any upload, not after the last one.
         Manifest.build(created=created, key_id=key.key_id, meta=meta, streams=())
@@ -313,14 +338,29 @@ class Repository:
         manifest = Manifest.build(
             created=created, key_id=key.key_id, meta=meta, streams=records, stats=stats
         )
-        # 5. The manifest last: only now does the snapshot exist.
-        raw = manifest.to_bytes()
+        # 5. Lock, then check: a prune either sees this lock and stops, or
+        # has finished, and then the listing shows whatever it deleted.
+        lock = f"{BACKUP_LOCK_PREFIX}{secrets.token_hex(16)}"
+        self._target.put(
+            lock, canonical({"kind": "backup", "created": format_time(time.time_ns())})
+        )
         try:
-            self._target.put(manifest.object_name, raw)
-        except Conflict:
-            # The same content at the same instant has the same id: already done.
-            if self._target.get(manifest.object_name) != raw:
-                raise
+            self._refuse_while_pruning()
+            if missing := {c.id for c in manifest.chunks()} - self._stored_chunk_ids():
+                raise Conflict(
+                    f"a prune deleted {len(missing)} chunk(s) this backup reuses while it ran; "
+                    "run the backup again"
+                )
+            # 6. The manifest last: only now does the snapshot exist.
+            raw = manifest.to_bytes()
+            try:
+                self._target.put(manifest.object_name, raw)
+            except Conflict:
+                # The same content at the same instant has the same id: already done.
+                if self._target.get(manifest.object_name) != raw:
+                    raise
+        finally:
+            self._target.delete(lock)
         return manifest
 
     def list_snapshots(self) -> list[Manifest]:
@@ -403,6 +443,15 @@ class Repository:
             bytes_checked=stored_bytes,
             problems=tuple(problems),
         )
+
+    def _refuse_while_pruning(self) -> None:
+        """Raise Conflict if a prune holds the repository lock."""
+        if self._target.exists(PRUNE_LOCK):
+            raise Conflict(
+                f"a prune is running on this repository ({PRUNE_LOCK} exists); back up when "
+                "it ends, or remove a stale lock with `strongroom backup prune --force-unlock`",
+                object=PRUNE_LOCK,
+            )
 
     def _index(self, key: BackupKey) -> dict[str, ChunkRecord]:
         """Chunk records of every snapshot sealed by ``key``, by chunk id."""

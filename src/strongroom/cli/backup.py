@@ -1,15 +1,16 @@
 """``strongroom backup``: snapshot the vault, list and verify snapshots, restore on a new machine.
 
-``create`` asks the server (it snapshots while serving); ``list``, ``verify``
-and ``restore`` read the repository directly and need no server: ``verify``
-needs no key either, and ``restore`` needs only the unseal shares (or the
-passphrase).
+``create`` asks the server (it snapshots while serving); ``list``, ``verify``,
+``prune`` and ``restore`` read the repository directly and need no server:
+``verify`` and ``prune`` need no key either, and ``restore`` needs only the
+unseal shares (or the passphrase).
 
 Example::
 
     $ strongroom backup create
     $ strongroom backup list --target /var/lib/strongroom/backups
     $ strongroom backup verify 45cf… --target /var/lib/strongroom/backups
+    $ strongroom backup prune --target /var/lib/strongroom/backups --keep-daily 7 --dry-run
     $ strongroom backup restore 45cf… --target /mnt/backups --data-dir /var/lib/strongroom
 """
 
@@ -261,3 +262,67 @@ def restore(
     }
     Output(OutputFormat.TABLE).record(summary, title="Restored")
     note("start `strongroom server --data-dir …` on it and unseal with the same shares")
+
+
+def _keep_opt(flag: str, what: str) -> Any:
+    return typer.Option(flag, min=0, help=f"Keep {what}.")
+
+
+@app.command("prune")
+def prune(
+    target: TargetOpt,
+    keep_last: Annotated[int, _keep_opt("--keep-last", "the N newest snapshots")] = 0,
+    keep_daily: Annotated[
+        int, _keep_opt("--keep-daily", "the newest snapshot of each of the last N days")
+    ] = 0,
+    keep_weekly: Annotated[
+        int, _keep_opt("--keep-weekly", "the newest snapshot of each of the last N ISO weeks")
+    ] = 0,
+    keep_monthly: Annotated[
+        int, _keep_opt("--keep-monthly", "the newest snapshot of each of the last N months")
+    ] = 0,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would go; delete nothing.")
+    ] = False,
+    force_unlock: Annotated[
+        bool,
+        typer.Option(
+            "--force-unlock",
+            help="First remove stale locks (only if no prune or backup is running).",
+        ),
+    ] = False,
+    fmt: FormatOpt = OutputFormat.TABLE,
+    s3_endpoint: S3EndpointOpt = None,
+    s3_region: S3RegionOpt = "us-east-1",
+) -> None:
+    """Forget snapshots the retention policy does not keep; delete unreferenced chunks.
+
+    No server and no key. A snapshot kept by any --keep-* rule is kept; a
+    policy that keeps nothing is refused. Exits 6 while a backup or another
+    prune holds the repository lock.
+    """
+    from strongroom.backup import Repository, open_target
+    from strongroom.backup.prune import Retention
+    from strongroom.backup.prune import prune as run_prune
+
+    policy = Retention(
+        keep_last=keep_last,
+        keep_daily=keep_daily,
+        keep_weekly=keep_weekly,
+        keep_monthly=keep_monthly,
+    )
+    repo = Repository.open(open_target(target, s3_endpoint=s3_endpoint, s3_region=s3_region))
+    result = run_prune(repo, policy, dry_run=dry_run, force_unlock=force_unlock)
+    summary = {
+        "dry_run": result.dry_run,
+        "kept": len(result.kept),
+        "forgotten": len(result.forgotten),
+        "chunks_deleted": result.chunks_deleted,
+        "bytes_freed": result.bytes_freed,
+    }
+    full = {**summary, "kept": list(result.kept), "forgotten": list(result.forgotten)}
+    if fmt is OutputFormat.TABLE:
+        rows = [{"snapshot_id": s, "action": "keep"} for s in result.kept]
+        rows += [{"snapshot_id": s, "action": "forget"} for s in result.forgotten]
+        Output(fmt).rows(rows, ["snapshot_id", "action"], title="Snapshots")
+    Output(fmt).record(summary, title="Prune (dry run)" if dry_run else "Prune", full=full)
