@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     """Where ``backup create`` writes by default (a directory or ``file://`` URL);
     ``<data_dir>/backups`` when unset."""
 
+    backup_interval_s: float | None = Field(default=None, gt=0)
+    """Take a backup to ``backup_target`` this often while unsealed (unset: never)."""
+
     backup_targets: list[str] = Field(default_factory=list)
     """Other targets a client may name in ``backup create --target`` (none by default)."""
 

@@ -61,9 +61,15 @@ def create_app(settings: Settings, *, vault: Vault | None = None, eager: bool = 
         anyio.to_thread.current_default_thread_limiter().total_tokens = _WORKER_THREADS
         if owned and not eager:
             await anyio.to_thread.run_sync(the_vault.open)
+        scheduler = backup.scheduler_for(the_vault)
+        app.state.backup_scheduler = scheduler
+        if scheduler is not None:
+            scheduler.start()
         try:
             yield
         finally:
+            if scheduler is not None:
+                await anyio.to_thread.run_sync(scheduler.stop)
             if owned:
                 await anyio.to_thread.run_sync(the_vault.close)
 

@@ -84,6 +84,7 @@ EVENTS: dict[tuple[str, str], Event] = {
     # Backups.
     ("POST", "/v1/sys/backups"): E.SYS_BACKUP_CREATE,
     ("GET", "/v1/sys/backups"): E.SYS_BACKUP_LIST,
+    ("GET", "/v1/sys/backups/status"): E.SYS_BACKUP_LIST,
     # Configuration.
     ("GET", "/v1/sys/mounts"): E.SYS_MOUNT_LIST,
     ("POST", "/v1/sys/mounts/{name}"): E.SYS_MOUNT_WRITE,

@@ -16,17 +16,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from strongroom.api.deps import CurrentPrincipal, VaultDep, common_responses
 from strongroom.backup import Manifest, Repository, Target, open_target
+from strongroom.backup.schedule import BackupScheduler
 from strongroom.backup.vault_snapshot import backup_database
+from strongroom.crypto import Keyring
 from strongroom.errors import NotFound, PermissionDenied
+from strongroom.ledger.entry import AuditEvent, Event, Outcome
+from strongroom.types import SealState
 from strongroom.vault import Vault
 from strongroom.vault.audit import note
 
-__all__ = ["router"]
+__all__ = ["router", "scheduler_for"]
 
 router = APIRouter(prefix="/v1/sys/backups", tags=["backup"])
 
@@ -91,6 +95,62 @@ def create(
         repository=Repository.open(target).repo_id,
     )
     return _summary(manifest, url)
+
+
+def scheduler_for(vault: Vault) -> BackupScheduler | None:
+    """The scheduled-backup thread for ``vault``, if ``backup_interval_s`` is set."""
+    interval = vault.settings.backup_interval_s
+    if not interval:
+        return None
+    url = vault.settings.effective_backup_target()
+
+    def keyring() -> Keyring | None:
+        return vault.seal.keyring() if vault.state() is SealState.UNSEALED else None
+
+    def logged(manifest: Manifest) -> None:
+        # A scheduled snapshot is vouched for in the log like a requested one.
+        vault.audit.commit(
+            AuditEvent(
+                event=Event.SYS_BACKUP_CREATE,
+                principal="system",
+                tenant="default",
+                resource="sys/backups",
+                outcome=Outcome.ALLOWED,
+                request_id=f"schedule-{manifest.snapshot_id[:16]}",
+                details={
+                    "snapshot": manifest.snapshot_id,
+                    "manifest_root": manifest.root,
+                    "ledger_size": manifest.meta.get("ledger_size"),
+                    "repository": Repository.open(_open(vault, url)).repo_id,
+                    "scheduled": True,
+                },
+            )
+        )
+
+    return BackupScheduler(
+        vault.db, _open(vault, url), interval_s=interval, keyring=keyring, on_snapshot=logged
+    )
+
+
+@router.get("/status", responses=common_responses())
+def status(vault: VaultDep, principal: CurrentPrincipal, request: Request) -> dict[str, Any]:
+    """Scheduled backups: interval, last success and last error (UNIX seconds)."""
+    principal.require_operator()
+    sched: BackupScheduler | None = getattr(request.app.state, "backup_scheduler", None)
+    out: dict[str, Any] = {
+        "interval_s": vault.settings.backup_interval_s,
+        "target": vault.settings.effective_backup_target(),
+    }
+    if sched is not None:
+        st = sched.status
+        out.update(
+            last_success=st.last_success,
+            last_snapshot=st.last_snapshot,
+            last_error=st.last_error,
+            last_error_at=st.last_error_at,
+            runs=st.runs,
+        )
+    return out
 
 
 @router.get("", responses=common_responses())
