@@ -246,13 +246,19 @@ class RestoreResult:
 
 
 def restore_database(
-    target: Target, snapshot_id: str, *, root: RootKey, database_url: str
+    target: Target,
+    snapshot_id: str,
+    *,
+    root: RootKey,
+    database_url: str,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RestoreResult:
     """Restore snapshot ``snapshot_id`` into the empty database at ``database_url``.
 
     ``root`` comes from the unseal shares or passphrase; wrong ones fail with
     PermissionDenied before anything is written. The restore is one
     transaction, and it is checked against the ledger root recorded at backup.
+    ``progress(bytes_done, bytes_total)`` is called after each chunk.
     """
     repo = Repository.open(target)
     manifest = repo.get_snapshot(snapshot_id)
@@ -267,9 +273,17 @@ def restore_database(
                     f"the snapshot is at schema revision {manifest.meta.get('schema_revision')!r}, "
                     f"this Strongroom at {revision!r}: restore with the matching version"
                 )
-            streams = {
-                s.name: lines(repo.read_stream(manifest, s.name, key=key)) for s in manifest.streams
-            }
+            done = 0
+
+            def counted(name: str) -> Iterator[bytes]:
+                nonlocal done
+                for piece in repo.read_stream(manifest, name, key=key):
+                    done += len(piece)
+                    if progress is not None:
+                        progress(done, manifest.size)
+                    yield piece
+
+            streams = {s.name: lines(counted(s.name)) for s in manifest.streams}
             rows = import_tables(conn, streams)
             audit = AuditRepository(conn)
             size = int(manifest.meta.get("ledger_size", 0))

@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -181,6 +182,53 @@ def verify(
         raise IntegrityViolation(f"{first['object']} is {first['kind']}: {first['detail']}")
 
 
+def _restore_with_progress(
+    restore: Any, target: Any, manifest: Any, *, root: Any, url: str, fmt: OutputFormat
+) -> Any:
+    """Run ``restore`` with a Rich bar on a terminal, or JSON-line updates with ``-f json``."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    if fmt is OutputFormat.JSON:
+        last = -1
+
+        def emit(done: int, total: int) -> None:
+            nonlocal last
+            # One line per whole percent, so a script sees steady progress.
+            pct = done * 100 // max(total, 1)
+            if pct != last:
+                last = pct
+                sys.stdout.write(
+                    json.dumps({"status": "restoring", "bytes": done, "total": total}) + "\n"
+                )
+                sys.stdout.flush()
+
+        return restore(target, manifest.snapshot_id, root=root, database_url=url, progress=emit)
+    with Progress(
+        TextColumn("restore"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console(),
+        disable=not sys.stderr.isatty(),
+    ) as bar:
+        task = bar.add_task("restore", total=manifest.size)
+        return restore(
+            target,
+            manifest.snapshot_id,
+            root=root,
+            database_url=url,
+            progress=lambda done, _total: bar.update(task, completed=done),
+        )
+
+
 def _threshold(repo: Any, manifest: Any) -> int:
     for entry in repo.keys():  # noqa: SIM118 - a method, not a dict
         if entry.key_id == manifest.key_id:
@@ -218,6 +266,7 @@ def restore(
         ),
     ] = False,
     audit_bundle: AuditBundleOpt = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
     s3_endpoint: S3EndpointOpt = None,
     s3_region: S3RegionOpt = "us-east-1",
 ) -> None:
@@ -253,14 +302,20 @@ def restore(
         root = root_from_passphrase(repo_target, manifest.snapshot_id, text)
     else:
         root = root_from_shares(_read_shares(_threshold(repo, manifest)))
-    result = restore_database(repo_target, manifest.snapshot_id, root=root, database_url=url)
+    result = _restore_with_progress(
+        restore_database, repo_target, manifest, root=root, url=url, fmt=fmt
+    )
     summary: dict[str, Any] = {
         "snapshot_id": result.snapshot_id,
         "ledger_size": result.ledger_size,
         "records": result.rows.get("kv_versions", 0),
         "data_dir": str(data_dir),
     }
-    Output(OutputFormat.TABLE).record(summary, title="Restored")
+    if fmt is OutputFormat.JSON:
+        # JSON lines: the progress updates above, then this summary.
+        sys.stdout.write(json.dumps({"status": "done", **summary}) + "\n")
+        return
+    Output(fmt).record(summary, title="Restored")
     note("start `strongroom server --data-dir …` on it and unseal with the same shares")
 
 

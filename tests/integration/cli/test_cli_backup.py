@@ -98,6 +98,22 @@ def test_create_list_verify_restore(
         input="\n".join(shares[1:]) + "\n",
     )
     assert snapshot in out
+    # --format json: JSON lines, progress updates then a summary, for scripts.
+    streamed = offline.ok(
+        "backup",
+        "restore",
+        snapshot,
+        "--target",
+        target,
+        "--data-dir",
+        str(tmp_path / "second-machine"),
+        "--format",
+        "json",
+        input="\n".join(shares[:2]) + "\n",
+    )
+    events = [json.loads(line) for line in streamed.splitlines()]
+    assert events[0]["status"] == "restoring" and events[-1]["status"] == "done"
+    assert events[-2]["bytes"] == events[-2]["total"] and events[-1]["snapshot_id"] == snapshot
     restored = _start(fresh_dir, dev=False, wanted=503)
     try:
         again = CLI(restored.addr, token=None)
