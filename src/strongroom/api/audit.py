@@ -29,6 +29,7 @@ from typing import Any
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from strongroom.api.problems import problem_body
 from strongroom.errors import AuditUnavailable
 from strongroom.ledger.entry import Event, Outcome
 from strongroom.vault import Vault
@@ -236,15 +237,7 @@ class AuditTrail:
 
 
 async def _send_unavailable(send: Send, exc: AuditUnavailable, request_id: str) -> None:
-    body = json.dumps(
-        {
-            "type": _PROBLEM_PREFIX + exc.slug,
-            "title": exc.title,
-            "status": 503,
-            "detail": exc.detail,
-            "request_id": request_id,
-        }
-    ).encode()
+    body = json.dumps(problem_body(exc, request_id=request_id)).encode()
     await send(
         {
             "type": "http.response.start",

@@ -57,6 +57,7 @@ __all__ = [
     "RestoreResult",
     "backup_database",
     "backup_key_for",
+    "key_entry_for",
     "restore_database",
     "root_from_passphrase",
     "root_from_shares",
@@ -188,6 +189,7 @@ def backup_database(
                 "ledger_size": size,
                 "ledger_root": base64.b64encode(root).decode(),
                 "backend": db.engine.dialect.name,
+                "repository": repo.repo_id,
             },
             progress=progress,
         )
@@ -201,7 +203,7 @@ def root_from_shares(shares: Sequence[str]) -> RootKey:
 def root_from_passphrase(target: Target, snapshot_id: str, text: str) -> RootKey:
     """The root key from the passphrase, using the protected root stored with the backup key."""
     repo = Repository.open(target)
-    material = _entry_for(repo, repo.get_snapshot(snapshot_id)).key_material
+    material = key_entry_for(repo, repo.get_snapshot(snapshot_id)).key_material
     blob = base64.b64decode(material.get("protected_root", ""))
     if not blob:
         raise InvalidInput("this vault is sealed with shares, not a passphrase")
@@ -211,7 +213,8 @@ def root_from_passphrase(target: Target, snapshot_id: str, text: str) -> RootKey
         raise PermissionDenied("the passphrase does not unseal this backup") from exc
 
 
-def _entry_for(repo: Repository, manifest: Manifest) -> KeyEntry:
+def key_entry_for(repo: Repository, manifest: Manifest) -> KeyEntry:
+    """The repository key object that sealed ``manifest`` (NotFound if it is gone)."""
     for entry in repo.keys():  # noqa: SIM118 - a method, not a dict
         if entry.key_id == manifest.key_id:
             return entry
@@ -224,7 +227,7 @@ def backup_key_for(repo: Repository, manifest: Manifest, *, root: RootKey) -> Ba
     Wrong shares (a root key that fails the stored check value) raise
     PermissionDenied before any chunk is read.
     """
-    entry = _entry_for(repo, manifest)
+    entry = key_entry_for(repo, manifest)
     material = entry.key_material
     if not set(material) >= _MATERIAL_KEYS:
         raise IntegrityViolation(f"keys/{entry.key_id} lacks the key material a restore needs")

@@ -230,10 +230,9 @@ def _restore_with_progress(
 
 
 def _threshold(repo: Any, manifest: Any) -> int:
-    for entry in repo.keys():  # noqa: SIM118 - a method, not a dict
-        if entry.key_id == manifest.key_id:
-            return int(entry.key_material.get("threshold", "3"))
-    return 3
+    from strongroom.backup.vault_snapshot import key_entry_for
+
+    return int(key_entry_for(repo, manifest).key_material.get("threshold", "3"))
 
 
 def _read_shares(threshold: int) -> list[str]:

@@ -165,13 +165,16 @@ class Client:
     ) -> dict[str, Any]:
         """Send one request; return the JSON object answered (``{}`` for 204) or raise."""
         query = {k: v for k, v in (params or {}).items() if v is not None}
+        return self._decode(self._send(method, path, json=json, params=query or None))
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One HTTP exchange; a transport failure becomes :class:`Unavailable`."""
         try:
-            response = self._http.request(method, path, json=json, params=query or None)
+            return self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             # Translate once, at the boundary (the token is never in the message).
             reason = type(exc).__name__
             raise Unavailable(f"cannot reach the server at {self.shown_addr} ({reason})") from exc
-        return self._decode(response)
 
     def get(self, path: str, *, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """``GET`` a path."""
@@ -179,11 +182,7 @@ class Client:
 
     def get_text(self, path: str) -> str:
         """``GET`` a path that answers ``text/plain`` (a signed checkpoint)."""
-        try:
-            response = self._http.request("GET", path)
-        except httpx.TransportError as exc:
-            reason = type(exc).__name__
-            raise Unavailable(f"cannot reach the server at {self.shown_addr} ({reason})") from exc
+        response = self._send("GET", path)
         if response.is_success:
             return response.text
         self._decode(response)

@@ -84,15 +84,14 @@ def create(
     """Snapshot the whole vault (records, keys wrapped, policies, tokens as hashes, the log)."""
     principal.require_operator()
     url = _target_url(vault, (body or BackupRequest()).target)
-    target = _open(vault, url)
-    manifest = backup_database(vault.db, target, keyring=vault.seal.keyring())
+    manifest = backup_database(vault.db, _open(vault, url), keyring=vault.seal.keyring())
     # The log vouches for this snapshot: `backup verify --audit-bundle` finds
     # it here by repository id, and notices if it is later deleted.
     note(
         snapshot=manifest.snapshot_id,
         manifest_root=manifest.root,
         ledger_size=manifest.meta.get("ledger_size"),
-        repository=Repository.open(target).repo_id,
+        repository=manifest.meta.get("repository"),
     )
     return _summary(manifest, url)
 
@@ -121,7 +120,7 @@ def scheduler_for(vault: Vault) -> BackupScheduler | None:
                     "snapshot": manifest.snapshot_id,
                     "manifest_root": manifest.root,
                     "ledger_size": manifest.meta.get("ledger_size"),
-                    "repository": Repository.open(_open(vault, url)).repo_id,
+                    "repository": manifest.meta.get("repository"),
                     "scheduled": True,
                 },
             )
