@@ -34,6 +34,8 @@ __all__ = [
     "audit_entries",
     "audit_keys",
     "audit_nodes",
+    "backup_state",
+    "change_journal",
     "kek_versions",
     "kv_metadata",
     "kv_versions",
@@ -247,4 +249,37 @@ audit_keys = Table(
     # The Ed25519 private key, wrapped by the root key: never in clear here.
     Column("wrapped_private", LargeBinary, nullable=False),
     Column("created_at", Float, nullable=False),
+)
+
+
+# -- backups: the change journal (point-in-time restore) ------------------------
+
+change_journal = Table(
+    "change_journal",
+    metadata,
+    # Filled by database triggers only (storage/journal.py); AUTOINCREMENT on
+    # SQLite so that numbers are never reused after the journal is trimmed.
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("tbl", String(64), nullable=False),
+    # I(nsert), U(pdate), D(elete) of a state table; E: an audit entry appended.
+    Column("op", String(1), nullable=False),
+    # JSON image: the new row (I), its key and changed columns (U), its key (D).
+    Column("row", Text, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+backup_state = Table(
+    "backup_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    # This database's history: a restore starts a new one, so journal
+    # segments from before and after it never chain.
+    Column("timeline", String(32), nullable=False),
+    # Journal rows up to here are in a stored snapshot and were deleted.
+    Column("journal_trimmed_to", BigInteger, nullable=False, default=0),
+    # Set by an offline restore (JSON facts: snapshot, index, log size); the
+    # server appends them to the log as sys:backup:restore at its next unseal.
+    Column("restore_note", Text, nullable=True),
 )

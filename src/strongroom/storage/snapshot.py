@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any, Final
 
 from sqlalchemy import Connection, LargeBinary, Table, func, insert, select, text
@@ -36,16 +36,21 @@ from strongroom.errors import IntegrityViolation, InvalidInput
 from strongroom.storage import schema as s
 
 __all__ = [
+    "NOT_IMPORTED",
     "SNAPSHOT_FORMAT",
     "export_tables",
     "import_tables",
     "lines",
+    "reset_sequences",
     "schema_revision",
     "stream_name",
     "table_order",
 ]
 
 SNAPSHOT_FORMAT: Final = "strongroom-tables/v1"
+NOT_IMPORTED: Final = frozenset({"change_journal", "backup_state"})
+"""Exported but never imported: a restored database starts its own journal history
+(:func:`strongroom.storage.journal.set_high_water`)."""
 _BATCH = 2000
 
 
@@ -108,16 +113,26 @@ def _decode_row(line: bytes, table: Table, binary: list[bool], number: int) -> d
     return row
 
 
-def import_tables(conn: Connection, streams: Mapping[str, Iterable[bytes]]) -> dict[str, int]:
+def import_tables(
+    conn: Connection,
+    streams: Mapping[str, Iterable[bytes]],
+    *,
+    tables: Collection[str] | None = None,
+) -> dict[str, int]:
     """Insert exported rows into an empty, migrated database; return rows per table.
 
     ``streams`` maps stream names to their lines (any chunking of the bytes
-    into lines is fine as long as each item is one line). Every table must
-    be present and empty. Run it in one transaction: a failed restore leaves
-    nothing behind.
+    into lines is fine as long as each item is one line). Every table
+    imported (all of them but :data:`NOT_IMPORTED`, or those named in
+    ``tables``) must have its stream and be empty. Run it in one
+    transaction: a failed restore leaves nothing behind. Whoever inserts
+    more rows afterwards (a journal replay) calls :func:`reset_sequences`
+    again.
     """
     counts: dict[str, int] = {}
     for table in table_order():
+        if table.name in NOT_IMPORTED or (tables is not None and table.name not in tables):
+            continue
         name = stream_name(table)
         if name not in streams:
             raise InvalidInput(f"the snapshot has no stream {name}")
@@ -136,17 +151,23 @@ def import_tables(conn: Connection, streams: Mapping[str, Iterable[bytes]]) -> d
         if batch:
             conn.execute(insert(table), batch)
         counts[table.name] = int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+    reset_sequences(conn)
+    return counts
+
+
+def reset_sequences(conn: Connection) -> None:
+    """Move PostgreSQL's id sequence past rows that were inserted with their ids.
+
+    SQLite needs nothing: a rowid primary key continues after the largest.
+    """
     if conn.dialect.name == "postgresql":
-        # Rows came with their ids; move the id sequence past them.
-        md = s.kv_metadata
         conn.execute(
             text(
                 "SELECT setval(pg_get_serial_sequence(:t, 'id'), "
                 "COALESCE((SELECT max(id) FROM kv_metadata), 0) + 1, false)"
             ),
-            {"t": md.name},
+            {"t": s.kv_metadata.name},
         )
-    return counts
 
 
 def schema_revision(conn: Connection) -> str | None:
