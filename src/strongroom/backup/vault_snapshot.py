@@ -10,8 +10,7 @@ the root key. So the unseal shares (or passphrase) alone recover everything:
 shares → root key → KEK → backup key → chunks. None of that material opens
 anything without the root key.
 
-Restore (offline, on a fresh machine): the same path backwards into an empty
-database, checked at the end against the ledger root recorded at backup time.
+Restore (offline, on a fresh machine) is :mod:`strongroom.backup.restore`.
 
 Example::
 
@@ -24,7 +23,6 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
 from strongroom.backup.manifest import Manifest
@@ -42,23 +40,20 @@ from strongroom.errors import (
 from strongroom.ledger.merkle import root_at
 from strongroom.storage.audit import AuditRepository
 from strongroom.storage.engine import Database
+from strongroom.storage.journal import position, trim
 from strongroom.storage.repositories import KeyRepository, SealRepository
 from strongroom.storage.snapshot import (
     SNAPSHOT_FORMAT,
     export_tables,
-    import_tables,
-    lines,
     schema_revision,
     stream_name,
     table_order,
 )
 
 __all__ = [
-    "RestoreResult",
     "backup_database",
     "backup_key_for",
     "key_entry_for",
-    "restore_database",
     "root_from_passphrase",
     "root_from_shares",
 ]
@@ -160,6 +155,8 @@ def backup_database(
         audit = AuditRepository(conn)
         size = audit.size()
         root = root_at(audit, size)
+        journal = position(conn)
+        signer = audit.signing_key()
         names: list[str] = []
         producers: dict[str, Callable[[], Iterator[bytes]]] = {}
         # export_tables yields (name, rows) lazily; bind each table's rows to
@@ -180,7 +177,7 @@ def backup_database(
             names.append(name)
             producers[name] = producer(name)
         streams = {name: io.BufferedReader(_LazyStream(producers[name])) for name in names}
-        return repo.write_snapshot(
+        manifest = repo.write_snapshot(
             streams,
             key=key,
             meta={
@@ -190,9 +187,21 @@ def backup_database(
                 "ledger_root": base64.b64encode(root).decode(),
                 "backend": db.engine.dialect.name,
                 "repository": repo.repo_id,
+                # Which vault's log this is (a repository may hold several).
+                "log_key": signer.public_key.hex() if signer is not None else "",
+                # The journal segment in tables/change_journal.jsonl: with the
+                # previous snapshot of the same timeline it rebuilds any state
+                # in between (point-in-time restore).
+                "timeline": journal.timeline,
+                "journal_first": journal.first,
+                "journal_last": journal.last,
             },
             progress=progress,
         )
+    # The segment is stored: the next snapshot starts after it. The writer is
+    # called directly, not through the audit hook: housekeeping, not a request.
+    db.writer.call(lambda tx: trim(tx.conn, journal.last))
+    return manifest
 
 
 def root_from_shares(shares: Sequence[str]) -> RootKey:
@@ -237,64 +246,3 @@ def backup_key_for(repo: Repository, manifest: Manifest, *, root: RootKey) -> Ba
         raise PermissionDenied("the shares do not reconstruct this vault's root key") from exc
     kek = root.unwrap_kek(int(material["kek_version"]), base64.b64decode(material["kek"]))
     return BackupKey.unwrap_with(kek, entry.wrapped_key)
-
-
-@dataclass(frozen=True, slots=True)
-class RestoreResult:
-    """What a restore wrote."""
-
-    snapshot_id: str
-    rows: dict[str, int]
-    ledger_size: int
-
-
-def restore_database(
-    target: Target,
-    snapshot_id: str,
-    *,
-    root: RootKey,
-    database_url: str,
-    progress: Callable[[int, int], None] | None = None,
-) -> RestoreResult:
-    """Restore snapshot ``snapshot_id`` into the empty database at ``database_url``.
-
-    ``root`` comes from the unseal shares or passphrase; wrong ones fail with
-    PermissionDenied before anything is written. The restore is one
-    transaction, and it is checked against the ledger root recorded at backup.
-    ``progress(bytes_done, bytes_total)`` is called after each chunk.
-    """
-    repo = Repository.open(target)
-    manifest = repo.get_snapshot(snapshot_id)
-    key = backup_key_for(repo, manifest, root=root)
-    db = Database.from_url(database_url)
-    try:
-        db.migrate()
-        with db.engine.begin() as conn:
-            revision = schema_revision(conn)
-            if revision != manifest.meta.get("schema_revision"):
-                raise InvalidInput(
-                    f"the snapshot is at schema revision {manifest.meta.get('schema_revision')!r}, "
-                    f"this Strongroom at {revision!r}: restore with the matching version"
-                )
-            done = 0
-
-            def counted(name: str) -> Iterator[bytes]:
-                nonlocal done
-                for piece in repo.read_stream(manifest, name, key=key):
-                    done += len(piece)
-                    if progress is not None:
-                        progress(done, manifest.size)
-                    yield piece
-
-            streams = {s.name: lines(counted(s.name)) for s in manifest.streams}
-            rows = import_tables(conn, streams)
-            audit = AuditRepository(conn)
-            size = int(manifest.meta.get("ledger_size", 0))
-            recorded = base64.b64decode(str(manifest.meta.get("ledger_root", "")))
-            if audit.size() != size or root_at(audit, size) != recorded:
-                raise IntegrityViolation(
-                    "the restored audit log does not match the ledger root recorded at backup"
-                )
-    finally:
-        db.engine.dispose()
-    return RestoreResult(manifest.snapshot_id, rows, size)

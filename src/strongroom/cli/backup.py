@@ -182,9 +182,7 @@ def verify(
         raise IntegrityViolation(f"{first['object']} is {first['kind']}: {first['detail']}")
 
 
-def _restore_with_progress(
-    restore: Any, target: Any, manifest: Any, *, root: Any, url: str, fmt: OutputFormat
-) -> Any:
+def _restore_with_progress(restore: Any, fmt: OutputFormat, **kwargs: Any) -> Any:
     """Run ``restore`` with a Rich bar on a terminal, or JSON-line updates with ``-f json``."""
     from rich.progress import (
         BarColumn,
@@ -209,7 +207,7 @@ def _restore_with_progress(
                 )
                 sys.stdout.flush()
 
-        return restore(target, manifest.snapshot_id, root=root, database_url=url, progress=emit)
+        return restore(progress=emit, **kwargs)
     with Progress(
         TextColumn("restore"),
         BarColumn(),
@@ -219,14 +217,30 @@ def _restore_with_progress(
         console=err_console(),
         disable=not sys.stderr.isatty(),
     ) as bar:
-        task = bar.add_task("restore", total=manifest.size)
+        task = bar.add_task("restore", total=None)
         return restore(
-            target,
-            manifest.snapshot_id,
-            root=root,
-            database_url=url,
-            progress=lambda done, _total: bar.update(task, completed=done),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            **kwargs,
         )
+
+
+def _parse_time(value: str) -> float:
+    """A UNIX time in seconds, or an RFC 3339 / ISO 8601 time (UTC when no offset is given)."""
+    from datetime import UTC, datetime
+
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            f"--at-time {value!r} is neither UNIX seconds nor an ISO 8601 time"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
 
 
 def _threshold(repo: Any, manifest: Any) -> int:
@@ -249,11 +263,29 @@ def _read_shares(threshold: int) -> list[str]:
 
 @app.command("restore")
 def restore(
-    snapshot: Annotated[str, typer.Argument(help="Snapshot id (from backup list).")],
     target: TargetOpt,
     data_dir: Annotated[
         Path, typer.Option("--data-dir", help="Empty data directory of the restored vault.")
     ],
+    snapshot: Annotated[
+        str | None,
+        typer.Argument(help="Snapshot id (from backup list); default: the newest."),
+    ] = None,
+    at_index: Annotated[
+        int | None,
+        typer.Option(
+            "--at-index",
+            min=0,
+            help="Restore the state right after this audit log entry (point in time).",
+        ),
+    ] = None,
+    at_time: Annotated[
+        str | None,
+        typer.Option(
+            "--at-time",
+            help="Restore the state at this time (ISO 8601 or UNIX seconds; point in time).",
+        ),
+    ] = None,
     database_url: Annotated[
         str | None,
         typer.Option("--database-url", help="Restore into this empty database instead of SQLite."),
@@ -269,27 +301,44 @@ def restore(
     s3_endpoint: S3EndpointOpt = None,
     s3_region: S3RegionOpt = "us-east-1",
 ) -> None:
-    """Restore a snapshot onto an empty data dir with only the unseal shares (or passphrase).
+    """Restore onto an empty data dir with only the unseal shares (or passphrase).
 
+    Give a snapshot id, or a point in time with --at-index / --at-time
+    (together with a snapshot id, that snapshot only names the vault when the
+    repository holds several). The audit log always comes whole from the
+    newest snapshot: old data is restored, the log is never rolled back.
     Shares are read from standard input (one per line) or asked for at a
     hidden prompt. Start the server on the data dir afterwards and unseal it
     with the same shares.
     """
     from strongroom.backup import Repository, open_target
-    from strongroom.backup.vault_snapshot import (
-        restore_database,
-        root_from_passphrase,
-        root_from_shares,
-    )
+    from strongroom.backup.restore import RestorePoint, restore_database
+    from strongroom.backup.vault_snapshot import root_from_passphrase, root_from_shares
 
+    if at_index is not None and at_time is not None:
+        raise InvalidInput("give --at-index or --at-time, not both")
+    when = _parse_time(at_time) if at_time is not None else None
+    pitr = at_index is not None or when is not None
+    point = RestorePoint(snapshot_id=None if pitr else snapshot, at_index=at_index, at_time=when)
     repo_target = open_target(target, s3_endpoint=s3_endpoint, s3_region=s3_region)
     repo = Repository.open(repo_target)
-    manifest = repo.get_snapshot(snapshot)
+    if snapshot is not None:
+        manifest = repo.get_snapshot(snapshot)
+    else:
+        snapshots = repo.list_snapshots()
+        if not snapshots:
+            raise InvalidInput("the repository has no snapshot to restore")
+        manifest = snapshots[-1]
+    vouch = None
     if audit_bundle is not None:
-        # Refuse a snapshot the log does not vouch for (rolled back, forged).
-        bad = [p for p in _log_problems(repo, audit_bundle, [manifest]) if p["kind"] != "deleted"]
-        if bad:
-            raise IntegrityViolation(f"refusing to restore: {bad[0]['detail']}")
+        bundle_path = audit_bundle
+
+        def vouch(used: list[Any]) -> None:
+            # Refuse a snapshot the log does not vouch for (rolled back, forged).
+            bad = [p for p in _log_problems(repo, bundle_path, used) if p["kind"] != "deleted"]
+            if bad:
+                raise IntegrityViolation(f"refusing to restore: {bad[0]['detail']}")
+
     data_dir.mkdir(parents=True, exist_ok=True)
     url = database_url or f"sqlite:///{data_dir / 'strongroom.db'}"
     if passphrase:
@@ -302,11 +351,21 @@ def restore(
     else:
         root = root_from_shares(_read_shares(_threshold(repo, manifest)))
     result = _restore_with_progress(
-        restore_database, repo_target, manifest, root=root, url=url, fmt=fmt
+        restore_database,
+        fmt,
+        target=repo_target,
+        point=point,
+        root=root,
+        database_url=url,
+        anchor=snapshot if pitr else None,
+        vouch=vouch,
     )
     summary: dict[str, Any] = {
         "snapshot_id": result.snapshot_id,
+        "at_index": result.at_index,
+        "replayed_changes": result.replayed,
         "ledger_size": result.ledger_size,
+        "log_snapshot": result.log_snapshot,
         "records": result.rows.get("kv_versions", 0),
         "data_dir": str(data_dir),
     }

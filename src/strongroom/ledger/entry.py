@@ -76,6 +76,7 @@ class Event(enum.StrEnum):
     # Backups.
     SYS_BACKUP_CREATE = "sys:backup:create"
     SYS_BACKUP_LIST = "sys:backup:list"
+    SYS_BACKUP_RESTORE = "sys:backup:restore"
     # Configuration.
     SYS_MOUNT_LIST = "sys:mount:list"
     SYS_MOUNT_READ = "sys:mount:read"

@@ -72,8 +72,10 @@ from strongroom.storage.audit import (
     CheckpointRecord,
     SearchQuery,
 )
+from strongroom.storage.journal import has_restore_note, take_restore_note
 from strongroom.storage.writer import WriteTx
 from strongroom.vault.audit_sinks import SinkPump, sinks_from_settings
+from strongroom.vault.principal import SYSTEM_TENANT
 
 if TYPE_CHECKING:
     from strongroom.vault.principal import Principal
@@ -307,6 +309,7 @@ class AuditLog:
         self._origin = rec.name
         self._verifier = VerifyKey.from_bytes(rec.public_key)
         self._signer = signer
+        self._log_restore()
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(
@@ -314,6 +317,35 @@ class AuditLog:
             )
             self._thread.start()
         self._wake.set()
+
+    def _log_restore(self) -> None:
+        """Append what an offline restore did (it cannot sign); the entry is the record of it.
+
+        A restore of old data keeps the whole log, so without this entry the
+        log would tell of writes the restored vault no longer holds.
+        """
+        with self._v.db.read() as conn:
+            pending = has_restore_note(conn)
+        if not pending:
+            return
+
+        def op(tx: WriteTx) -> None:
+            note = take_restore_note(tx.conn)
+            if note is not None:
+                self.append_in(
+                    tx,
+                    AuditEvent(
+                        event=Event.SYS_BACKUP_RESTORE,
+                        principal="system",
+                        tenant=SYSTEM_TENANT,
+                        resource="sys/backups",
+                        outcome=Outcome.ALLOWED,
+                        request_id=f"restore-{generate_accessor()[4:20]}",
+                        details=note,
+                    ),
+                )
+
+        self._v.db.writer.call(op)
 
     def on_seal(self) -> None:
         """Forget the keys; checkpoints pause until the next unseal."""

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from strongroom.backup import LocalTarget, Repository
-from strongroom.backup.vault_snapshot import backup_database, restore_database, root_from_shares
+from strongroom.backup.restore import RestorePoint, restore_database
+from strongroom.backup.vault_snapshot import backup_database, root_from_shares
 from strongroom.config import Settings
 from strongroom.errors import InvalidInput, PermissionDenied
 from strongroom.ledger.merkle import root_at
@@ -78,10 +79,16 @@ def test_backup_while_serving_then_restore_with_shares(
     other.close()
     with pytest.raises(PermissionDenied):
         restore_database(
-            target, second.snapshot_id, root=root_from_shares(wrong[:2]), database_url=url
+            target,
+            RestorePoint(second.snapshot_id),
+            root=root_from_shares(wrong[:2]),
+            database_url=url,
         )
     result = restore_database(
-        target, second.snapshot_id, root=root_from_shares(shares[1:3]), database_url=url
+        target,
+        RestorePoint(second.snapshot_id),
+        root=root_from_shares(shares[1:3]),
+        database_url=url,
     )
     assert result.ledger_size == second.meta["ledger_size"]
 
@@ -111,7 +118,10 @@ def test_restore_refuses_a_non_empty_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'src' / 'strongroom.db'}"
     with pytest.raises(InvalidInput):
         restore_database(
-            target, snap.snapshot_id, root=root_from_shares(shares[:2]), database_url=url
+            target,
+            RestorePoint(snap.snapshot_id),
+            root=root_from_shares(shares[:2]),
+            database_url=url,
         )
 
 
