@@ -398,11 +398,19 @@ class Repository:
         stream = manifest.stream(name)
         return (read_chunk(self._target, c, key) for c in stream.chunks)
 
-    def verify(self, manifest: Manifest, *, key: BackupKey | None = None) -> VerifyResult:
+    def verify(
+        self,
+        manifest: Manifest,
+        *,
+        key: BackupKey | None = None,
+        seen: set[str] | None = None,
+    ) -> VerifyResult:
         """Check a snapshot without restoring it; with ``key``, read all the data too.
 
         Never raises for a bad object: every one is named in the result (see
-        :meth:`VerifyResult.raise_for_problems`).
+        :meth:`VerifyResult.raise_for_problems`). ``seen`` holds chunk ids
+        already found whole in this run (verifying several snapshots that
+        share chunks reads each chunk once); good chunks are added to it.
         """
         problems: list[Problem] = []
         # 1. The stored manifest is intact and is this manifest.
@@ -431,11 +439,15 @@ class Repository:
         # 3. Every chunk object is there, whole; 4. with a key, it opens to its id.
         checked = stored_bytes = 0
         for record in manifest.chunks():
+            if seen is not None and record.id in seen:
+                continue
             checked += 1
             problem, size = check_chunk(self._target, record, key)
             stored_bytes += size
             if problem is not None:
                 problems.append(problem)
+            elif seen is not None:
+                seen.add(record.id)
         return VerifyResult(
             snapshot_id=manifest.snapshot_id,
             read_data=key is not None,

@@ -41,7 +41,7 @@ import base64
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import Connection, func, select
 
@@ -57,6 +57,7 @@ from strongroom.storage.audit import AuditRepository
 from strongroom.storage.engine import Database
 from strongroom.storage.journal import (
     JOURNALED,
+    PREIMAGE,
     JournalRow,
     drop_triggers,
     install_triggers,
@@ -66,6 +67,7 @@ from strongroom.storage.journal import (
 from strongroom.storage.snapshot import (
     import_tables,
     lines,
+    pick_column,
     reset_sequences,
     schema_revision,
     stream_name,
@@ -420,12 +422,22 @@ def _roll_forward(
     if plan.segment is None:
         return 0
     _check_consistent(audit, plan.segment, "the journal")
+    segment = plan.segment
+
+    def current(table: str, keys: set[tuple[Any, ...]]) -> dict[tuple[Any, ...], Any]:
+        # Values the journal left out of inserts are still in the newer snapshot.
+        name = stream_name(s.metadata.tables[table])
+        reader.total += _stream_size(segment, name)
+        chunks = reader.chunks(segment, name)
+        return pick_column(s.metadata.tables[table], lines(chunks), keys, PREIMAGE[table])
+
     result = replay(
         conn,
         _journal_rows(
-            reader.chunks(plan.segment, _JOURNAL_STREAM), _int_meta(plan.base, "journal_last") or 0
+            reader.chunks(segment, _JOURNAL_STREAM), _int_meta(plan.base, "journal_last") or 0
         ),
         through_entry=int(plan.at_index or 0),
+        current=current,
     )
     if not result.reached:
         raise IntegrityViolation(

@@ -152,13 +152,16 @@ def verify(
         root = root_from_shares(_read_shares(_threshold(repo, manifests[0])))
     problems: list[dict[str, Any]] = []
     chunks = 0
+    # A chunk shared by several snapshots is checked (and read) once; with
+    # --read-data per key, since a chunk opens only under its own key.
+    seen: dict[str, set[str]] = {}
     for manifest in manifests:
         key = None
         if root is not None:
             from strongroom.backup.vault_snapshot import backup_key_for
 
             key = backup_key_for(repo, manifest, root=root)
-        result = repo.verify(manifest, key=key)
+        result = repo.verify(manifest, key=key, seen=seen.setdefault(manifest.key_id, set()))
         chunks += sum(1 for _ in manifest.chunks())
         problems += [
             {"object": p.object_name, "kind": str(p.kind), "detail": p.detail}

@@ -46,7 +46,7 @@ Example::
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -71,6 +71,7 @@ from strongroom.storage import schema as s
 
 __all__ = [
     "JOURNALED",
+    "PREIMAGE",
     "JournalPosition",
     "JournalRow",
     "ReplayResult",
@@ -96,6 +97,19 @@ JOURNALED: Final = (
     "kek_versions",
 )
 """The state tables whose changes are journaled (parents before children)."""
+
+PREIMAGE: Final = {"kv_versions": "ciphertext"}
+"""Columns not copied into the journal when a row is inserted.
+
+A record's ciphertext is most of what a vault stores, and it never changes
+once written: it is only ever taken away (destroy sets it to NULL, a
+metadata delete removes the row). So an insert journals the row without it,
+and whatever takes it away journals the old value as ``^ciphertext``. A
+replay finds an inserted row's ciphertext in the first later journal row
+that took it away, or else in the newer snapshot's table, where it still
+is. Every write then costs one extra small row, not a second copy of the
+record (as hex, twice its size).
+"""
 
 _PREFIX: Final = "sr_journal_"
 _PG_FUNCTION: Final = "sr_journal_row"
@@ -137,56 +151,87 @@ def _sqlite_object(cols: list[tuple[str, str]], row: str) -> str:
     )
 
 
-def _sqlite_ddl(table: str, cols: list[tuple[str, str]], pk: list[str]) -> list[str]:
+def _sqlite_ddl(
+    table: str, cols: list[tuple[str, str]], pk: list[str], pre: str | None
+) -> list[str]:
     keys = [(n, k) for n, k in cols if n in pk]
+    inserted = [(n, k) for n, k in cols if n != pre]
     # json_remove drops the unchanged columns; a path to a key that does not
     # exist ('$."-"') is a no-op, which keeps the argument list fixed.
-    unchanged = ", ".join(
+    unchanged = [
         f"CASE WHEN NEW.{n} IS OLD.{n} THEN '$.{n}' ELSE '$.\"-\"' END"
         for n, _ in cols
         if n not in pk
-    )
-    changed = ", ".join(
+    ]
+    changed = [
         f"'{n}', CASE WHEN NEW.{n} IS OLD.{n} THEN NULL ELSE {_sqlite_value('NEW.' + n, k)} END"
         if n not in pk
         else f"'{n}', {_sqlite_value('NEW.' + n, k)}"
         for n, k in cols
-    )
+    ]
+    gone = ""
+    if pre is not None:
+        # The value a destroy or delete takes away (see PREIMAGE).
+        changed.append(
+            f"'^{pre}', CASE WHEN NEW.{pre} IS OLD.{pre} THEN NULL ELSE "
+            f"{_sqlite_value('OLD.' + pre, 'bytes')} END"
+        )
+        unchanged.append(f"CASE WHEN NEW.{pre} IS OLD.{pre} THEN '$.\"^{pre}\"' ELSE '$.\"-\"' END")
+        gone = f", '^{pre}', {_sqlite_value('OLD.' + pre, 'bytes')}"
+    deleted = _sqlite_object(keys, "OLD")
+    if gone:
+        deleted = deleted[:-1] + gone + ")"
     ins = "INSERT INTO change_journal (tbl, op, row) VALUES"
     return [
         f"CREATE TRIGGER {_PREFIX}{table}_i AFTER INSERT ON {table} BEGIN "
-        f"{ins} ('{table}', 'I', {_sqlite_object(cols, 'NEW')}); END",
+        f"{ins} ('{table}', 'I', {_sqlite_object(inserted, 'NEW')}); END",
         f"CREATE TRIGGER {_PREFIX}{table}_u AFTER UPDATE ON {table} BEGIN "
-        f"{ins} ('{table}', 'U', json_remove(json_object({changed}), {unchanged})); END",
+        f"{ins} ('{table}', 'U', json_remove(json_object({', '.join(changed)}), "
+        f"{', '.join(unchanged)})); END",
         f"CREATE TRIGGER {_PREFIX}{table}_d AFTER DELETE ON {table} BEGIN "
-        f"{ins} ('{table}', 'D', {_sqlite_object(keys, 'OLD')}); END",
+        f"{ins} ('{table}', 'D', {deleted}); END",
     ]
 
 
+# TG_ARGV holds the primary-key columns and, prefixed with '^', the PREIMAGE
+# column: left out of inserts, its old value added when an update or delete
+# takes it away.
 _PG_ROW_FUNCTION_SQL: Final = """
 CREATE OR REPLACE FUNCTION sr_journal_row() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     img jsonb;
     was jsonb;
+    out jsonb;
+    pre text;
 BEGIN
+    pre := (SELECT substr(a, 2) FROM unnest(TG_ARGV) AS a WHERE left(a, 1) = '^' LIMIT 1);
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO change_journal (tbl, op, row)
-        VALUES (TG_TABLE_NAME, 'I', to_jsonb(NEW)::text);
+        img := to_jsonb(NEW);
+        IF pre IS NOT NULL THEN
+            img := img - pre;
+        END IF;
+        INSERT INTO change_journal (tbl, op, row) VALUES (TG_TABLE_NAME, 'I', img::text);
     ELSIF TG_OP = 'UPDATE' THEN
         img := to_jsonb(NEW);
         was := to_jsonb(OLD);
-        INSERT INTO change_journal (tbl, op, row)
-        VALUES (TG_TABLE_NAME, 'U', (
+        out := (
             SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(img) AS e
             WHERE e.key = ANY (TG_ARGV) OR e.value IS DISTINCT FROM was -> e.key
-        )::text);
+        );
+        IF pre IS NOT NULL AND (img -> pre) IS DISTINCT FROM (was -> pre) THEN
+            out := out || jsonb_build_object('^' || pre, was -> pre);
+        END IF;
+        INSERT INTO change_journal (tbl, op, row) VALUES (TG_TABLE_NAME, 'U', out::text);
     ELSE
         was := to_jsonb(OLD);
-        INSERT INTO change_journal (tbl, op, row)
-        VALUES (TG_TABLE_NAME, 'D', (
+        out := (
             SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(was) AS e
             WHERE e.key = ANY (TG_ARGV)
-        )::text);
+        );
+        IF pre IS NOT NULL THEN
+            out := out || jsonb_build_object('^' || pre, was -> pre);
+        END IF;
+        INSERT INTO change_journal (tbl, op, row) VALUES (TG_TABLE_NAME, 'D', out::text);
     END IF;
     RETURN NULL;
 END
@@ -246,10 +291,11 @@ def install_triggers(conn: Connection) -> None:
             continue
         pk = _pk(conn, table)
         if sqlite:
-            for ddl in _sqlite_ddl(table, _columns(conn, table), pk):
+            for ddl in _sqlite_ddl(table, _columns(conn, table), pk, PREIMAGE.get(table)):
                 conn.exec_driver_sql(ddl)
         else:
-            args = ", ".join(f"'{c}'" for c in pk)
+            pre = [f"^{PREIMAGE[table]}"] if table in PREIMAGE else []
+            args = ", ".join(f"'{c}'" for c in [*pk, *pre])
             conn.exec_driver_sql(
                 f"CREATE TRIGGER {_PREFIX}{table} AFTER INSERT OR UPDATE OR DELETE ON {table} "
                 f"FOR EACH ROW EXECUTE FUNCTION {_PG_FUNCTION}({args})"
@@ -377,28 +423,36 @@ class JournalRow:
 
 def decode_image(table: Table, image: str) -> dict[str, Any]:
     """A journal image as Python values of ``table``'s column types (either backend's form)."""
+    return _decode(table, _parse(table, image))
+
+
+def _parse(table: Table, image: str) -> dict[str, Any]:
     try:
         raw = json.loads(image)
     except ValueError as exc:
         raise IntegrityViolation(f"a {table.name} journal image is not JSON") from exc
     if not isinstance(raw, dict):
         raise IntegrityViolation(f"a {table.name} journal image is not an object")
-    out: dict[str, Any] = {}
-    for name, value in raw.items():
-        col = table.columns.get(name)
-        if col is None:
-            raise IntegrityViolation(f"the journal names an unknown column {table.name}.{name}")
-        if value is None:
-            out[name] = None
-        elif isinstance(col.type, LargeBinary):
-            out[name] = bytes.fromhex(str(value).removeprefix("\\x"))
-        elif isinstance(col.type, Float):
-            out[name] = float(value)
-        elif isinstance(col.type, Boolean):
-            out[name] = bool(value)
-        else:
-            out[name] = value
-    return out
+    return raw
+
+
+def _decode_value(table: Table, name: str, value: Any) -> Any:
+    col = table.columns.get(name)
+    if col is None:
+        raise IntegrityViolation(f"the journal names an unknown column {table.name}.{name}")
+    if value is None:
+        return None
+    if isinstance(col.type, LargeBinary):
+        return bytes.fromhex(str(value).removeprefix("\\x"))
+    if isinstance(col.type, Float):
+        return float(value)
+    if isinstance(col.type, Boolean):
+        return bool(value)
+    return value
+
+
+def _decode(table: Table, raw: dict[str, Any]) -> dict[str, Any]:
+    return {name: _decode_value(table, name, value) for name, value in raw.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,39 +463,125 @@ class ReplayResult:
     reached: bool
 
 
-def replay(conn: Connection, rows: Iterable[JournalRow], *, through_entry: int) -> ReplayResult:
-    """Apply journal rows in order, through the marker of audit entry ``through_entry``.
+Current = Callable[[str, set[tuple[Any, ...]]], dict[tuple[Any, ...], Any]]
+"""``current(table, keys)``: the :data:`PREIMAGE` column of those rows in the newer snapshot."""
 
-    Run it with the journal triggers dropped, inside the restore's
-    transaction, on a database holding the base snapshot.
-    """
-    applied = 0
+
+@dataclass(slots=True)
+class _Change:
+    row: JournalRow
+    table: Table
+    image: dict[str, Any]
+
+
+def _key(change: _Change) -> tuple[Any, ...]:
+    try:
+        return tuple(change.image[c.name] for c in change.table.primary_key.columns)
+    except KeyError:
+        raise IntegrityViolation(f"journal row {change.row.seq} lacks its primary key") from None
+
+
+def _changes(rows: Iterable[JournalRow], through_entry: int) -> tuple[list[_Change], bool]:
+    """The changes up to the target marker (and whether it was found), images parsed."""
+    out: list[_Change] = []
     for row in _ordered(rows):
         if row.op == "E":
-            marker = json.loads(row.image)
-            if int(marker["seq"]) == through_entry:
-                return ReplayResult(applied, True)
+            if int(json.loads(row.image)["seq"]) == through_entry:
+                return out, True
             continue
         table = s.metadata.tables.get(row.table)
         if table is None or row.table not in JOURNALED:
             raise IntegrityViolation(f"journal row {row.seq} names an unknown table {row.table}")
-        values = decode_image(table, row.image)
-        keys = [c for c in table.primary_key.columns]
-        if row.op == "I":
-            conn.execute(insert(table), values)
-        elif row.op in ("U", "D"):
-            missing = [c.name for c in keys if c.name not in values]
-            if missing:
-                raise IntegrityViolation(f"journal row {row.seq} lacks its key {missing}")
-            where = and_(*(c == values.pop(c.name) for c in keys))
-            if row.op == "D":
-                conn.execute(delete(table).where(where))
-            elif values:
-                conn.execute(update(table).where(where).values(values))
-        else:
+        if row.op not in ("I", "U", "D"):
             raise IntegrityViolation(f"journal row {row.seq} has an unknown operation {row.op!r}")
-        applied += 1
-    return ReplayResult(applied, False)
+        out.append(_Change(row, table, _parse(table, row.image)))
+    return out, False
+
+
+def _fill_preimages(changes: list[_Change], later: Iterable[JournalRow], current: Current) -> None:
+    """Put back the PREIMAGE column of every inserted row (see :data:`PREIMAGE`).
+
+    From the first later journal row that took the value away — among the
+    replayed changes or in the rest of the segment (``later``) — or else
+    from the newer snapshot, where the value still is.
+    """
+    pending: dict[tuple[str, tuple[Any, ...]], _Change] = {}
+
+    def took_away(table: str, image: dict[str, Any]) -> None:
+        pre = PREIMAGE[table]
+        if f"^{pre}" in image:
+            waiting = pending.pop((table, _key_of(table, image)), None)
+            if waiting is not None:
+                waiting.image[pre] = image[f"^{pre}"]
+
+    for change in changes:
+        name = change.table.name
+        pre = PREIMAGE.get(name)
+        if pre is None:
+            continue
+        if change.row.op == "I" and pre not in change.image:
+            pending[(name, _key(change))] = change
+        took_away(name, change.image)
+        change.image.pop(f"^{pre}", None)
+    for row in later:
+        if pending and row.op in ("U", "D") and row.table in PREIMAGE:
+            took_away(row.table, _parse(s.metadata.tables[row.table], row.image))
+    by_table: dict[str, set[tuple[Any, ...]]] = {}
+    for table, key in pending:
+        by_table.setdefault(table, set()).add(key)
+    for table, keys in by_table.items():
+        found = current(table, keys)
+        pre = PREIMAGE[table]
+        for key in keys:
+            if key not in found:
+                raise IntegrityViolation(
+                    f"the journal cannot rebuild {table} row {key}: its {pre} is neither in a "
+                    "later journal row nor in the newer snapshot"
+                )
+            change = pending[(table, key)]
+            value = found[key]
+            change.image[pre] = value.hex() if isinstance(value, bytes) else value
+
+
+def _key_of(table: str, image: dict[str, Any]) -> tuple[Any, ...]:
+    cols = s.metadata.tables[table].primary_key.columns
+    return tuple(image.get(c.name) for c in cols)
+
+
+def replay(
+    conn: Connection,
+    rows: Iterable[JournalRow],
+    *,
+    through_entry: int,
+    current: Current,
+) -> ReplayResult:
+    """Apply journal rows in order, through the marker of audit entry ``through_entry``.
+
+    Run it with the journal triggers dropped, inside the restore's
+    transaction, on a database holding the base snapshot. ``rows`` is the
+    whole segment (rows past the marker may hold a value an earlier insert
+    needs); ``current`` looks up what neither holds (see :data:`PREIMAGE`).
+    """
+    it = iter(rows)
+    changes, reached = _changes(it, through_entry)
+    if not reached:
+        return ReplayResult(0, False)
+    _fill_preimages(changes, it, current)
+    for change in changes:
+        table, values = change.table, _decode(change.table, change.image)
+        keys = list(table.primary_key.columns)
+        if change.row.op == "I":
+            conn.execute(insert(table), values)
+            continue
+        missing = [c.name for c in keys if c.name not in values]
+        if missing:
+            raise IntegrityViolation(f"journal row {change.row.seq} lacks its key {missing}")
+        where = and_(*(c == values.pop(c.name) for c in keys))
+        if change.row.op == "D":
+            conn.execute(delete(table).where(where))
+        elif values:
+            conn.execute(update(table).where(where).values(values))
+    return ReplayResult(len(changes), True)
 
 
 def _ordered(rows: Iterable[JournalRow]) -> Iterator[JournalRow]:

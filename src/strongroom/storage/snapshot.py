@@ -3,8 +3,9 @@
 A backup must be consistent across tables while the server keeps serving,
 and restorable onto either backend. So it is *logical*: each table becomes a
 stream ``tables/<name>.jsonl`` of JSON arrays (one row each, columns in
-schema order, bytes as base64 strings, rows in primary-key order so that
-unchanged rows produce unchanged bytes and deduplicate across snapshots).
+schema order, bytes as base64 strings, rows in a stable order — primary
+key, or creation time for record versions — so that unchanged rows produce
+unchanged bytes and deduplicate across snapshots).
 The whole export runs in one read transaction: a SQLite WAL read snapshot,
 or ``REPEATABLE READ`` on PostgreSQL, so no write lands half-way.
 
@@ -41,6 +42,7 @@ __all__ = [
     "export_tables",
     "import_tables",
     "lines",
+    "pick_column",
     "reset_sequences",
     "schema_revision",
     "stream_name",
@@ -76,9 +78,19 @@ def _encode_row(row: Iterable[Any], binary: list[bool]) -> bytes:
     return json.dumps(out, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
+def _order(table: Table) -> list[Any]:
+    # Record versions never change their creation time: in that order a new
+    # version lands at the end of the stream, next to the other new ones,
+    # instead of beside its older versions in every chunk (a second backup
+    # after changing 1% of the records then stores a few new chunks, not a
+    # third of them). Ties and every other table: primary-key order.
+    first = [table.c.created_at] if table.name == s.kv_versions.name else []
+    return [*first, *table.primary_key.columns]
+
+
 def _rows(conn: Connection, table: Table) -> Iterator[bytes]:
     binary = _binary_columns(table)
-    stmt = select(*table.columns).order_by(*table.primary_key.columns)
+    stmt = select(*table.columns).order_by(*_order(table))
     result = conn.execution_options(stream_results=True, yield_per=_BATCH).execute(stmt)
     for row in result:
         yield _encode_row(row, binary)
@@ -153,6 +165,26 @@ def import_tables(
         counts[table.name] = int(conn.execute(select(func.count()).select_from(table)).scalar_one())
     reset_sequences(conn)
     return counts
+
+
+def pick_column(
+    table: Table, rows: Iterable[bytes], keys: Collection[tuple[Any, ...]], column: str
+) -> dict[tuple[Any, ...], Any]:
+    """``column`` of the exported rows of ``table`` whose primary key is in ``keys``."""
+    binary = _binary_columns(table)
+    pk = [c.name for c in table.primary_key.columns]
+    wanted = set(keys)
+    found: dict[tuple[Any, ...], Any] = {}
+    for n, line in enumerate(rows, start=1):
+        if not line.strip():
+            continue
+        row = _decode_row(line, table, binary, n)
+        key = tuple(row[c] for c in pk)
+        if key in wanted:
+            found[key] = row[column]
+            if len(found) == len(wanted):
+                break
+    return found
 
 
 def reset_sequences(conn: Connection) -> None:

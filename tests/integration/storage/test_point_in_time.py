@@ -79,6 +79,16 @@ def history(
         step(lambda: vault.kv.put(root, "secret", "app/00", {"n": "second version"}))
         step(lambda: vault.kv.put(root, "secret", "new/one", {"fresh": True}))
         step(lambda: vault.kv.delete(root, "secret", "app/01"))
+        # Written and taken away between the snapshots: the journal holds an
+        # insert without its ciphertext, and the value in the later row.
+        step(lambda: vault.kv.put(root, "secret", "seg/a", {"short": "lived"}))
+        step(lambda: vault.kv.destroy(root, "secret", "seg/a", versions=[1]))
+        step(lambda: vault.kv.put(root, "secret", "seg/b", {"gone": "soon"}))
+        step(lambda: vault.kv.delete_metadata(root, "secret", "seg/b"))
+        # SQLite may hand seg/b's row id to the next path: same key, new row.
+        step(lambda: vault.kv.put(root, "secret", "seg/c", {"same": "key?"}))
+        # Destroyed only after the last snapshot: its ciphertext comes from it.
+        step(lambda: vault.kv.put(root, "secret", "seg/d", {"kept": "until later"}))
         step(lambda: vault.kv.destroy(root, "secret", "app/02", versions=[1]))
         step(lambda: vault.kv.delete_metadata(root, "secret", "app/03"))
         step(
@@ -95,6 +105,7 @@ def history(
         snaps.append(backup_database(vault.db, target, keyring=vault.seal.keyring()))
         # Changes after the last snapshot are not restorable yet.
         vault.kv.put(root, "secret", "app/06", {"not": "backed up"})
+        vault.kv.destroy(root, "secret", "seg/d", versions=[1])
     finally:
         vault.close()
     return target, shares, token, states, times, snaps
