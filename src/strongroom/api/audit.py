@@ -82,6 +82,7 @@ EVENTS: dict[tuple[str, str], Event] = {
     ("POST", "/v1/sys/keys/rotate"): E.SYS_KEYS_ROTATE,
     ("POST", "/v1/sys/keys/rewrap"): E.SYS_KEYS_REWRAP,
     ("POST", "/v1/sys/keys/retire"): E.SYS_KEYS_RETIRE,
+    ("GET", "/v1/sys/metrics"): E.SYS_METRICS_READ,
     # Backups.
     ("POST", "/v1/sys/backups"): E.SYS_BACKUP_CREATE,
     ("GET", "/v1/sys/backups"): E.SYS_BACKUP_LIST,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
@@ -38,6 +39,7 @@ from strongroom.errors import (
     PermissionDenied,
 )
 from strongroom.ledger.merkle import root_at
+from strongroom.observability.metrics import record_backup
 from strongroom.storage.audit import AuditRepository
 from strongroom.storage.engine import Database
 from strongroom.storage.journal import position, trim
@@ -149,6 +151,22 @@ def backup_database(
     The snapshot's meta records the schema revision, the ledger size and the
     ledger root at that instant, so a restore can prove it got exactly that.
     """
+    started = time.monotonic()
+    try:
+        manifest = _backup(db, target, keyring, progress)
+    except Exception:
+        record_backup(ok=False, finished_at=time.time(), duration_s=time.monotonic() - started)
+        raise
+    record_backup(ok=True, finished_at=time.time(), duration_s=time.monotonic() - started)
+    return manifest
+
+
+def _backup(
+    db: Database,
+    target: Target,
+    keyring: Keyring,
+    progress: Callable[[int, int], None] | None,
+) -> Manifest:
     repo, key = _backup_key(db, target, keyring)
     with db.snapshot_read() as conn:
         revision = schema_revision(conn)

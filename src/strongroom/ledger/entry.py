@@ -77,6 +77,8 @@ class Event(enum.StrEnum):
     SYS_BACKUP_CREATE = "sys:backup:create"
     SYS_BACKUP_LIST = "sys:backup:list"
     SYS_BACKUP_RESTORE = "sys:backup:restore"
+    # Operations.
+    SYS_METRICS_READ = "sys:metrics:read"
     # Configuration.
     SYS_MOUNT_LIST = "sys:mount:list"
     SYS_MOUNT_READ = "sys:mount:read"

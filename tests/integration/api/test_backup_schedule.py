@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from tests.support.server import start_server
 
 from strongroom.backup import Repository, open_target
@@ -36,7 +37,21 @@ def test_scheduled_backups_run_and_are_audited(tmp_path: Path) -> None:
             snapshot = found[0]["entry"]["details"]["snapshot"]
             listed = c.get("/v1/sys/backups").json()["snapshots"]
             assert snapshot in [s["snapshot_id"] for s in listed]
-            # Non-operators may not see backup status.
+            # The last success is a Prometheus metric too.
+            scrape = c.get("/v1/sys/metrics")
+            assert scrape.status_code == 200
+            assert scrape.headers["content-type"].startswith("text/plain")
+            samples = {
+                (s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(scrape.text)
+                for s in family.samples
+            }
+            last = samples[("strongroom_backup_last_success_timestamp_seconds", ())]
+            assert abs(last - float(status["last_success"])) < 5  # type: ignore[arg-type]
+            assert samples[("strongroom_backups_total", (("outcome", "success"),))] >= 1
+            assert samples[("strongroom_backup_last_duration_seconds", ())] > 0
+            # Non-operators may not see backup status or metrics.
+            assert c.get("/v1/sys/metrics", headers={"X-Strongroom-Token": "x"}).status_code == 401
             assert (
                 c.get("/v1/sys/backups/status", headers={"X-Strongroom-Token": "x"}).status_code
                 == 401

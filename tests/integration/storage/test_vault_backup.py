@@ -12,8 +12,9 @@ from strongroom.backup import LocalTarget, Repository
 from strongroom.backup.restore import RestorePoint, restore_database
 from strongroom.backup.vault_snapshot import backup_database, root_from_shares
 from strongroom.config import Settings
-from strongroom.errors import InvalidInput, PermissionDenied
+from strongroom.errors import InvalidInput, PermissionDenied, StrongroomError
 from strongroom.ledger.merkle import root_at
+from strongroom.observability.metrics import REGISTRY
 from strongroom.storage.audit import AuditRepository
 from strongroom.vault import Vault
 
@@ -141,3 +142,26 @@ def test_tampered_chunk_is_named_by_keyless_verify(
     result = Repository.open(target).verify(snap)
     assert not result.ok
     assert [p.object_name for p in result.problems] == [victim.object_name]
+
+
+def test_backups_are_counted_in_the_metrics(
+    tmp_path: Path, make_vault: Callable[..., Vault]
+) -> None:
+    vault = make_vault()
+
+    def value(name: str, **labels: str) -> float:
+        found = REGISTRY.get_sample_value(name, labels)
+        return 0.0 if found is None else found
+
+    ok, failed = (
+        value("strongroom_backups_total", outcome="success"),
+        value("strongroom_backups_total", outcome="error"),
+    )
+    backup_database(vault.db, LocalTarget(tmp_path / "repo"), keyring=vault.seal.keyring())
+    assert value("strongroom_backups_total", outcome="success") == ok + 1
+    assert value("strongroom_backup_last_success_timestamp_seconds") > 0
+    # A target that cannot hold a repository (a plain file) fails, and is counted.
+    (tmp_path / "not-a-dir").write_bytes(b"x")
+    with pytest.raises(StrongroomError):
+        backup_database(vault.db, LocalTarget(tmp_path / "not-a-dir"), keyring=vault.seal.keyring())
+    assert value("strongroom_backups_total", outcome="error") == failed + 1

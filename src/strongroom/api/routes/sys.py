@@ -1,4 +1,4 @@
-"""``/v1/sys``: health, init, seal and unseal, keys, mounts, policies, tenants.
+"""``/v1/sys``: health, init, seal and unseal, keys, metrics, mounts, policies, tenants.
 
 Example::
 
@@ -24,6 +24,7 @@ from strongroom.api.schemas import (
     UnsealRequest,
 )
 from strongroom.errors import InvalidInput
+from strongroom.observability.metrics import render
 from strongroom.types import SealState
 
 __all__ = ["probes", "router"]
@@ -160,6 +161,23 @@ def keys_retire(vault: VaultDep, principal: CurrentPrincipal, body: RetireReques
     """Destroy a KEK version nothing depends on any more."""
     vault.keys.retire(principal, body.version)
     return Response(status_code=204)
+
+
+# -- metrics -------------------------------------------------------------
+
+
+@router.get(
+    "/metrics",
+    responses={
+        **common_responses(),
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text exposition"},
+    },
+)
+def metrics(principal: CurrentPrincipal) -> Response:
+    """Prometheus metrics (operators only): backups so far."""
+    principal.require_operator()
+    body, content_type = render()
+    return Response(body, media_type=content_type)
 
 
 # -- mounts --------------------------------------------------------------
