@@ -115,32 +115,47 @@ class ChunkUploader:
             return SnapshotStats(self._bytes_read, self._total, self._new, self._stored_new)
 
     def add(self, plaintext: bytes) -> Future[ChunkRecord]:
-        """Name ``plaintext`` and return a future of its record, storing it if needed.
+        """Queue ``plaintext`` to be named and, unless already stored, stored; return its record.
 
-        May block while the in-flight window is full; re-raises there the
-        first failure of an earlier upload.
+        Naming (a keyed HMAC over the chunk) runs in the workers too, so the
+        caller's thread only cuts chunks. May block while the in-flight
+        window is full; re-raises there the first failure of an earlier one.
         """
-        cid = self._key.chunk_id(plaintext)
         with self._lock:
             self._bytes_read += len(plaintext)
             self._total += 1
-            known = self._index.get(cid) if cid in self._stored else None
-        if known is not None:
-            done: Future[ChunkRecord] = Future()
-            done.set_result(known)
-            return done
-        # Only this (the caller's) thread touches _pending, so an id that is
-        # neither indexed nor pending has no upload anywhere.
-        pending = self._pending.get(cid)
-        if pending is not None:
-            return pending
-        future = self._pool.submit(self._store, cid, plaintext)
-        self._pending[cid] = future
+        future = self._pool.submit(self._name_and_store, plaintext)
         self._window.append(future)
         while len(self._window) > self._max_in_flight:
             oldest = self._window.popleft()
             oldest.result()
         return future
+
+    def _name_and_store(self, plaintext: bytes) -> ChunkRecord:
+        """Name one chunk and store it unless it is stored or being stored (in a worker)."""
+        cid = self._key.chunk_id(plaintext)
+        waiting: Future[ChunkRecord] | None = None
+        mine: Future[ChunkRecord] | None = None
+        with self._lock:
+            known = self._index.get(cid) if cid in self._stored else None
+            if known is None:
+                waiting = self._pending.get(cid)
+                if waiting is None:
+                    # First to see this id: this worker stores it; a repeat
+                    # of it waits for this one, which is already running.
+                    mine = self._pending[cid] = Future()
+        if known is not None:
+            return known
+        if waiting is not None:
+            return waiting.result()
+        assert mine is not None
+        try:
+            record = self._store(cid, plaintext)
+        except BaseException as exc:
+            mine.set_exception(exc)
+            raise
+        mine.set_result(record)
+        return record
 
     def _store(self, cid: str, plaintext: bytes) -> ChunkRecord:
         """Store one chunk (in a worker thread); see the module docstring."""

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from strongroom.config import Settings
 from strongroom.errors import InvalidInput
 from strongroom.ledger.merkle import root_at
 from strongroom.storage import Database
 from strongroom.storage.audit import AuditRepository
-from strongroom.storage.snapshot import export_tables, import_tables, lines, schema_revision
+from strongroom.storage.snapshot import (
+    _encode_row,
+    export_tables,
+    import_tables,
+    lines,
+    schema_revision,
+)
 from strongroom.vault import Vault
 
 ROOT = "strongroom_test_root_token"
@@ -148,3 +159,29 @@ def test_import_refuses_a_non_empty_database(make_vault: Callable[..., Vault]) -
     streams = _export(vault)
     with vault.db.engine.begin() as conn, pytest.raises(InvalidInput):
         import_tables(conn, {k: lines([v]) for k, v in streams.items()})
+
+
+_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(),
+)
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(_values, st.just(False)), st.tuples(st.binary() | st.none(), st.just(True))
+        ),
+        max_size=12,
+    )
+)
+def test_row_lines_are_exactly_json(cells: list[tuple[Any, bool]]) -> None:
+    """The hand-built line is byte for byte what json.dumps gives (and parses back)."""
+    row = [v for v, _ in cells]
+    binary = [b for _, b in cells]
+    reference = [base64.b64encode(v).decode() if b and v is not None else v for v, b in cells]
+    line = _encode_row(row, binary)
+    assert line == json.dumps(reference, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
