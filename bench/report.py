@@ -172,6 +172,36 @@ def _summary(results: dict[str, Any]) -> list[str]:
                 yes_no(ov["goal_met"]),
             ]
         )
+    bk = results.get("backup_vs_restic_borg")
+    if bk and "error" not in bk:
+        tools, ratios = bk["tools"], bk["ratios"]
+        sr = tools.get("strongroom", {})
+
+        def peer(name: str) -> str:
+            t = tools.get(name, {})
+            if "error" in t:
+                return f"{name}: failed ({t['error'][:80]})"
+            return (
+                f"{name} {fmt(_dig(t, 'first_backup', 'mb_per_second'), 'MB/s')}, "
+                f"+{fmt(_mb(t.get('bytes_added_by_second_backup')), 'MB')}, "
+                f"check {fmt(_dig(t, 'verify', 'seconds'), 's')}"
+            )
+
+        rows.append(
+            [
+                "`backup_vs_restic_borg`",
+                f"first backup {fmt(_dig(sr, 'first_backup', 'mb_per_second'), 'MB/s')}; "
+                f"+{fmt(_mb(sr.get('bytes_added_by_second_backup')), 'MB')} after a 1% change; "
+                f"verify --read-data {fmt(_dig(sr, 'verify', 'seconds'), 's')}",
+                f"{peer('restic')}; {peer('borg')}",
+                f"MB/s {fmt(ratios['first_backup_throughput_vs_restic']['ratio'])} (restic), "
+                f"{fmt(ratios['first_backup_throughput_vs_borg']['ratio'])} (borg); bytes added "
+                f"{fmt(ratios['incremental_bytes_added_vs_restic']['ratio'])}; verify time "
+                f"{fmt(ratios['verify_seconds_vs_restic_check_read_data']['ratio'])}",
+                bk["goal"],
+                yes_no(bk["goal_met"]),
+            ]
+        )
     for name, res in results.items():
         if "error" in res:
             rows.append([f"`{name}`", "failed: " + res["error"], "", "", "", "no"])
@@ -627,6 +657,126 @@ def _audit_overhead(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def _dig(node: Any, *keys: str) -> Any:
+    """``node[k1][k2]...``, or ``None`` where a level is missing."""
+    for key in keys:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
+def _mb(value: Any) -> float | None:
+    """Bytes as MB (10^6 bytes), ``None`` stays ``None``."""
+    return None if value is None else value / 1e6
+
+
+def _backup(r: dict[str, Any]) -> list[str]:
+    """Details of ``backup_vs_restic_borg``."""
+    data, tools = r["data"], r["tools"]
+    out = ["## `backup_vs_restic_borg`", "", r["description"], ""]
+    rows = []
+    for name, t in tools.items():
+        if "error" in t and "first_backup" not in t:
+            rows.append([f"`{name}`", *[""] * 8, t["error"]])
+            continue
+        rows.append(
+            [
+                f"`{name}`",
+                fmt(_dig(t, "first_backup", "seconds")),
+                fmt(_dig(t, "first_backup", "mb_per_second")),
+                fmt(_dig(t, "first_backup", "cpu_seconds")),
+                fmt(_dig(t, "second_backup", "seconds")),
+                fmt(_mb(t.get("bytes_added_by_second_backup"))),
+                fmt(_mb(t.get("repo_bytes"))),
+                fmt(_dig(t, "verify", "seconds")),
+                fmt(_dig(t, "verify", "cpu_seconds")),
+                t.get("error", ""),
+            ]
+        )
+    out += _table(
+        [
+            "tool",
+            "first backup s",
+            "MB/s",
+            "CPU s",
+            "second backup s",
+            "MB added",
+            "repository MB",
+            "verify s",
+            "verify CPU s",
+            "error",
+        ],
+        rows,
+    )
+    out += ["", "Ratios (Strongroom / peer, same run):", ""]
+    out += _table(
+        ["ratio", "value", "peer", "goal", "met"],
+        [
+            [f"`{name}`", fmt(g["ratio"]), g["peer"], g["goal"], yes_no(g["goal_met"])]
+            for name, g in r["ratios"].items()
+        ],
+    )
+    comp = data.get("db_composition", {}).get("bytes_by_table_or_index", {})
+    out += [
+        "",
+        f"The vault: {fmt(data['records'])} records, {fmt(_mb(data['ciphertext_bytes']))} MB of "
+        f"record ciphertext; the database file was {fmt(_mb(data['db_bytes']))} MB after the "
+        f"checkpoint (largest parts: "
+        + ", ".join(f"`{k}` {fmt(_mb(v))} MB" for k, v in list(comp.items())[:3])
+        + f"). Throughput basis: {r['throughput_basis']}. "
+        f"{fmt(data.get('changed_records'))} records then got a new version through "
+        f"`vault.kv.put`; the file was {fmt(_mb(data.get('db_bytes_after_change')))} MB before "
+        "the second backups. Strongroom backed up a copy of the data directory identical to "
+        f"the byte at the start: {yes_no(data.get('strongroom_copy_identical'))}. Files of the "
+        "peers' data directory that changed while the backups ran (first / second): "
+        f"{data.get('data_dir_files_changed_during_first_backups')} / "
+        f"{data.get('data_dir_files_changed_during_second_backups')}. "
+        f'Setup took {fmt(data["setup_seconds"])} s (not timed). "MB added" is the growth of '
+        "each repository directory during the second backup; each tool's own count is in the "
+        "raw results (`reported`). CPU seconds are user + system of this process (Strongroom, "
+        "all threads) or of the tool's process.",
+        "",
+    ]
+    sr = tools.get("strongroom", {})
+    first = _dig(sr, "first_backup", "reported") or {}
+    if "seconds_to_last_chunk_cut" in first:
+        out += [
+            f"Strongroom's first backup read {fmt(_mb(first['stream_bytes_read']))} MB of logical "
+            f"export (bytes as base64 in JSON lines) for the {fmt(_mb(data['db_bytes']))} MB "
+            f"file; it cut its last chunk at {fmt(first['seconds_to_last_chunk_cut'])} s and "
+            f"spent {fmt(first['seconds_after_last_chunk_cut'])} s after that (the last uploads, "
+            "the manifest, then whatever `backup_database` does once the snapshot is stored).",
+            "",
+        ]
+    latest = sr.get("verify_latest")
+    if latest:
+        out += [
+            "Strongroom's verify is what `strongroom backup verify --target REPO --read-data` "
+            "does: every snapshot in turn, so chunks shared by both snapshots are read twice "
+            f"({fmt(_mb(_dig(sr, 'verify', 'reported', 'bytes_checked')))} MB checked for a "
+            f"{fmt(_mb(sr.get('repo_bytes')))} MB repository); restic and borg check each "
+            f"stored object once. Verifying the latest snapshot alone took "
+            f"{fmt(latest['seconds'])} s.",
+            "",
+        ]
+    out += _table(
+        ["tool", "input", "chunking", "compression", "encryption", "parallelism"],
+        [
+            [f"`{name}`", *(t["config"].get(k, "") for k in _CONFIG_KEYS)]
+            for name, t in tools.items()
+            if "config" in t
+        ],
+    )
+    out += ["", "Versions: " + "; ".join(r["versions"].values()) + ".", ""]
+    out += ["Commands (`$REPO` and `$DATA_DIR` are temporary directories):", "", "```sh"]
+    for name, t in tools.items():
+        out += [f"# {name}"] + [f"{k}: {v}" for k, v in t.get("commands", {}).items()]
+    out += ["```", ""]
+    return out
+
+
+_CONFIG_KEYS = ("input", "chunking", "compression", "encryption", "parallelism")
+
+
 def _find(node: Any, key: str) -> Iterator[Any]:
     """Yield every value stored under ``key`` anywhere in a nested JSON value."""
     if isinstance(node, dict):
@@ -711,6 +861,7 @@ def render(doc: dict[str, Any]) -> str:
         "audit_proofs_1m": _audit_proofs,
         "audit_verify_1m": _audit_verify,
         "audit_overhead": _audit_overhead,
+        "backup_vs_restic_borg": _backup,
     }
     for name, res in results.items():
         if "error" not in res and name in renderers:
