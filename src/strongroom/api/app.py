@@ -25,6 +25,7 @@ from strongroom.api.middleware import BodyLimit, RequestContext
 from strongroom.api.problems import install_problem_handlers
 from strongroom.api.routes import audit, auth, backup, kv, sys
 from strongroom.api.schemas import Problem
+from strongroom.backup.jobs import BackupJobs
 from strongroom.config import Settings
 from strongroom.vault import Vault
 
@@ -63,6 +64,7 @@ def create_app(settings: Settings, *, vault: Vault | None = None, eager: bool = 
             await anyio.to_thread.run_sync(the_vault.open)
         scheduler = backup.scheduler_for(the_vault)
         app.state.backup_scheduler = scheduler
+        app.state.backup_jobs = jobs = BackupJobs()
         if scheduler is not None:
             scheduler.start()
         try:
@@ -70,6 +72,7 @@ def create_app(settings: Settings, *, vault: Vault | None = None, eager: bool = 
         finally:
             if scheduler is not None:
                 await anyio.to_thread.run_sync(scheduler.stop)
+            await anyio.to_thread.run_sync(jobs.close)
             if owned:
                 await anyio.to_thread.run_sync(the_vault.close)
 

@@ -87,6 +87,8 @@ EVENTS: dict[tuple[str, str], Event] = {
     ("POST", "/v1/sys/backups"): E.SYS_BACKUP_CREATE,
     ("GET", "/v1/sys/backups"): E.SYS_BACKUP_LIST,
     ("GET", "/v1/sys/backups/status"): E.SYS_BACKUP_LIST,
+    ("POST", "/v1/sys/backups/jobs"): E.SYS_BACKUP_CREATE,
+    ("GET", "/v1/sys/backups/jobs/{job_id}"): E.SYS_BACKUP_LIST,
     # Configuration.
     ("GET", "/v1/sys/mounts"): E.SYS_MOUNT_LIST,
     ("POST", "/v1/sys/mounts/{name}"): E.SYS_MOUNT_WRITE,

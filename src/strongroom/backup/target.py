@@ -158,6 +158,10 @@ class LocalTarget:
             tmp = None
             _fsync_dir(path.parent)
         except (IsADirectoryError, NotADirectoryError) as exc:
+            if self._root.exists() and not self._root.is_dir():
+                raise StorageUnavailable(
+                    f"the backup target {self._root} is a file, not a directory"
+                ) from exc
             raise Conflict(f"object {name} collides with a folder of that name") from exc
         except OSError as exc:
             raise _unavailable(exc, "write", name) from exc

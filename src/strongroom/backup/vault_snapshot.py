@@ -46,6 +46,7 @@ from strongroom.storage.journal import position, trim
 from strongroom.storage.repositories import KeyRepository, SealRepository
 from strongroom.storage.snapshot import (
     SNAPSHOT_FORMAT,
+    database_size,
     export_tables,
     schema_revision,
     stream_name,
@@ -55,6 +56,7 @@ from strongroom.storage.snapshot import (
 __all__ = [
     "backup_database",
     "backup_key_for",
+    "estimate_export_size",
     "key_entry_for",
     "root_from_passphrase",
     "root_from_shares",
@@ -220,6 +222,16 @@ def _backup(
     # called directly, not through the audit hook: housekeeping, not a request.
     db.writer.call(lambda tx: trim(tx.conn, journal.last))
     return manifest
+
+
+def estimate_export_size(db: Database) -> int:
+    """A guess of a snapshot's plaintext size, for progress bars (0 if unknown).
+
+    The export is about the database's live size, plus a third for the
+    base64 spelling of ciphertexts, which make up most of a vault.
+    """
+    with db.read() as conn:
+        return database_size(conn) * 4 // 3
 
 
 def root_from_shares(shares: Sequence[str]) -> RootKey:

@@ -60,12 +60,90 @@ def create(
     fmt: FormatOpt = OutputFormat.TABLE,
     field: FieldOpt = None,
 ) -> None:
-    """Snapshot the whole vault while it keeps serving (operators only)."""
+    """Snapshot the whole vault while it keeps serving (operators only).
+
+    The server runs the backup as a job; this follows it with a progress bar
+    on a terminal (bytes, rate, ETA against the server's estimate), or with
+    ``--format json`` prints JSON lines: ``{"status": "running", …}`` updates,
+    then ``{"status": "done", …}`` with the snapshot.
+    """
     with connect(addr, token) as client:
-        result = client.post("/v1/sys/backups", {"target": target} if target else None)
+        job = client.post("/v1/sys/backups/jobs", {"target": target} if target else None)
+        job = _follow(client, job, fmt)
+    if job["state"] != "done":
+        error = job.get("error") or {}
+        raise _job_error(str(error.get("type", "internal")), str(error.get("detail", "")))
+    result = dict(job["snapshot"])
     stats = result.pop("stats", {})
+    if fmt is OutputFormat.JSON:
+        sys.stdout.write(json.dumps({"status": "done", **result, "stats": stats}) + "\n")
+        return
     Output(fmt, field).record(
         {**result, **stats}, title="Snapshot", full={**result, "stats": stats}
+    )
+
+
+_POLL_S = 0.5
+
+
+def _follow(client: Any, job: dict[str, Any], fmt: OutputFormat) -> dict[str, Any]:
+    """Poll the job until it ends, drawing progress; return its last state."""
+    import time
+
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    path = f"/v1/sys/backups/jobs/{job['job_id']}"
+    if fmt is OutputFormat.JSON:
+        while True:
+            sys.stdout.write(
+                json.dumps(
+                    {
+                        "status": job["state"],
+                        "job_id": job["job_id"],
+                        "bytes": job["bytes_done"],
+                        "estimate": job["bytes_estimate"],
+                    }
+                )
+                + "\n"
+            )
+            sys.stdout.flush()
+            if job["state"] != "running":
+                return job
+            time.sleep(_POLL_S)
+            job = client.get(path)
+    with Progress(
+        TextColumn("backup"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console(),
+        disable=not sys.stderr.isatty(),
+    ) as bar:
+        task = bar.add_task("backup", total=job["bytes_estimate"] or None)
+        while job["state"] == "running":
+            done, estimate = job["bytes_done"], job["bytes_estimate"]
+            # The total is the server's estimate; never let the bar run past it.
+            bar.update(task, completed=done, total=max(done, estimate) or None)
+            time.sleep(_POLL_S)
+            job = client.get(path)
+        bar.update(task, completed=job["bytes_done"], total=job["bytes_done"] or None)
+    return job
+
+
+def _job_error(slug: str, detail: str) -> Exception:
+    """The CLI error (and exit code) for a job that failed on the server."""
+    from strongroom.cli.client import PROBLEM_TYPE_BASE, error_from_problem
+
+    return error_from_problem(
+        500, {"type": PROBLEM_TYPE_BASE + slug, "detail": detail or "the backup failed"}
     )
 
 

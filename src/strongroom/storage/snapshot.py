@@ -48,6 +48,7 @@ from strongroom.storage import schema as s
 __all__ = [
     "NOT_IMPORTED",
     "SNAPSHOT_FORMAT",
+    "database_size",
     "export_tables",
     "import_tables",
     "lines",
@@ -221,6 +222,16 @@ def reset_sequences(conn: Connection) -> None:
             ),
             {"t": s.kv_metadata.name},
         )
+
+
+def database_size(conn: Connection) -> int:
+    """Bytes the database holds in live pages (SQLite) or on disk (PostgreSQL)."""
+    if conn.dialect.name == "sqlite":
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
+        free = conn.exec_driver_sql("PRAGMA freelist_count").scalar_one()
+        size = conn.exec_driver_sql("PRAGMA page_size").scalar_one()
+        return int(pages - free) * int(size)
+    return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
 
 
 def schema_revision(conn: Connection) -> str | None:

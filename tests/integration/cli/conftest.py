@@ -137,6 +137,11 @@ class CLI:
         """Run with ``--format json``, assert exit 0 and decode stdout."""
         return json.loads(self.ok(*args, "--format", "json", **kwargs))
 
+    def json_lines(self, *args: str, **kwargs: Any) -> list[Any]:
+        """Run with ``--format json``, assert exit 0 and decode each stdout line."""
+        out = self.ok(*args, "--format", "json", **kwargs)
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
     def with_token(self, token: str | None) -> CLI:
         """The same CLI with another token (``None``: no token at all)."""
         return CLI(self.addr, token, self.env)

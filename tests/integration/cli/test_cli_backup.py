@@ -30,7 +30,11 @@ def test_create_list_verify_restore(
         for i in range(50):
             http.put(f"/v1/secret/data/app/{i}", json={"data": {"password": f"pw-{i}"}})
 
-    created = cli.json("backup", "create")
+    # JSON lines: the job's progress, then the snapshot.
+    events = cli.json_lines("backup", "create")
+    assert events[0]["status"] == "running" and "estimate" in events[0]
+    created = events[-1]
+    assert created["status"] == "done"
     snapshot = created["snapshot_id"]
     assert created["stats"]["chunks_total"] >= 1
     target = str(server.data_dir / "backups")
@@ -39,7 +43,7 @@ def test_create_list_verify_restore(
     assert found[-1]["entry"]["details"]["manifest_root"] == created["root"]
     # Only allowed targets: a client cannot make the server write elsewhere.
     one_line_error(cli("backup", "create", "--target", str(tmp_path / "elsewhere")), 4)
-    second = cli.json("backup", "create")["snapshot_id"]
+    second = cli.json_lines("backup", "create")[-1]["snapshot_id"]
     # Wait for a checkpoint that covers the second backup's audit entry, then export the log.
     for _ in range(100):
         cli.ok("audit", "export", "--out", str(tmp_path / "log.bundle"))

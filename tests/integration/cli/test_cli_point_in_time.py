@@ -33,7 +33,7 @@ def test_restore_to_a_ledger_index_and_a_time(
 
         for i in range(20):
             put(f"app/{i}", "one")
-        cli.json("backup", "create")
+        cli.json_lines("backup", "create")
         put("app/0", "two")
         put("app/new", "one")
         time.sleep(0.05)
@@ -41,7 +41,7 @@ def test_restore_to_a_ledger_index_and_a_time(
         time.sleep(0.05)
         assert http.delete("/v1/secret/data/app/1").status_code == 204
         put("app/0", "three")
-        cli.json("backup", "create")
+        cli.json_lines("backup", "create")
     server.stop()
     target = str(server.data_dir / "backups")
     offline = CLI("http://127.0.0.1:9", token=None)

@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -21,8 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from strongroom.api.deps import CurrentPrincipal, VaultDep, common_responses
 from strongroom.backup import Manifest, Repository, Target, open_target
+from strongroom.backup.jobs import BackupJob, BackupJobs
 from strongroom.backup.schedule import BackupScheduler
-from strongroom.backup.vault_snapshot import backup_database
+from strongroom.backup.vault_snapshot import backup_database, estimate_export_size
 from strongroom.crypto import Keyring
 from strongroom.errors import NotFound, PermissionDenied
 from strongroom.ledger.entry import AuditEvent, Event, Outcome
@@ -94,6 +96,84 @@ def create(
         repository=manifest.meta.get("repository"),
     )
     return _summary(manifest, url)
+
+
+def _job_view(job: BackupJob) -> dict[str, Any]:
+    with job.lock:
+        out: dict[str, Any] = {
+            "job_id": job.job_id,
+            "state": job.state,
+            "target": job.target,
+            "started_at": job.started_at,
+            "finished_at": job.finished_at,
+            "bytes_done": job.bytes_done,
+            "bytes_estimate": job.bytes_estimate,
+        }
+        if job.state == "done" and isinstance(job.result, Manifest):
+            out["snapshot"] = _summary(job.result, job.target)
+        if job.error is not None:
+            out["error"] = dict(job.error)
+    return out
+
+
+def _jobs(request: Request) -> BackupJobs:
+    jobs: BackupJobs = request.app.state.backup_jobs
+    return jobs
+
+
+@router.post("/jobs", status_code=202, responses=common_responses(409))
+def start_job(
+    vault: VaultDep,
+    principal: CurrentPrincipal,
+    request: Request,
+    body: BackupRequest | None = None,
+) -> dict[str, Any]:
+    """Start a backup and answer at once; follow it at ``GET /v1/sys/backups/jobs/{job_id}``.
+
+    When the snapshot is stored, its own ``sys:backup:create`` entry (by the
+    same principal) names it and its manifest root, as for ``POST
+    /v1/sys/backups``.
+    """
+    principal.require_operator()
+    url = _target_url(vault, (body or BackupRequest()).target)
+    target = _open(vault, url)
+    keyring = vault.seal.keyring()
+
+    def run(progress: Callable[[int, int], None]) -> Manifest:
+        return backup_database(vault.db, target, keyring=keyring, progress=progress)
+
+    def logged(job: BackupJob, manifest: Manifest) -> None:
+        vault.audit.commit(
+            AuditEvent(
+                event=Event.SYS_BACKUP_CREATE,
+                principal=principal.accessor,
+                tenant=principal.tenant,
+                resource="sys/backups",
+                outcome=Outcome.ALLOWED,
+                request_id=f"job-{job.job_id}",
+                policy_version=principal.policy_version or None,
+                details={
+                    "snapshot": manifest.snapshot_id,
+                    "manifest_root": manifest.root,
+                    "ledger_size": manifest.meta.get("ledger_size"),
+                    "repository": manifest.meta.get("repository"),
+                    "job": job.job_id,
+                },
+            )
+        )
+
+    job = _jobs(request).start(
+        run, target=url, estimate=estimate_export_size(vault.db), on_done=logged
+    )
+    note(job=job.job_id, target=url)
+    return _job_view(job)
+
+
+@router.get("/jobs/{job_id}", responses=common_responses())
+def get_job(principal: CurrentPrincipal, request: Request, job_id: str) -> dict[str, Any]:
+    """A backup job: running (bytes done, estimated total), done (the snapshot) or failed."""
+    principal.require_operator()
+    return _job_view(_jobs(request).get(job_id))
 
 
 def scheduler_for(vault: Vault) -> BackupScheduler | None:
