@@ -65,8 +65,9 @@ from strongroom.storage.journal import (
     set_high_water,
 )
 from strongroom.storage.snapshot import (
+    FORMAT_V1,
+    decode_rows,
     import_tables,
-    lines,
     pick_column,
     reset_sequences,
     schema_revision,
@@ -240,19 +241,15 @@ def plan_restore(
     return RestorePlan(base, segment, newest, index, journal_last)
 
 
-def _journal_rows(chunks: Iterator[bytes], after: int) -> Iterator[JournalRow]:
+def _journal_rows(chunks: Iterator[bytes], after: int, fmt: str) -> Iterator[JournalRow]:
     """The journal stream's rows numbered after ``after`` (the base already holds the rest)."""
-    import json
+    for row in decode_rows(s.change_journal, chunks, fmt):
+        if int(row["seq"]) > after:
+            yield JournalRow(int(row["seq"]), str(row["tbl"]), str(row["op"]), str(row["row"]))
 
-    for n, line in enumerate(lines(chunks), start=1):
-        if not line.strip():
-            continue
-        try:
-            seq, table, op, image = json.loads(line)
-        except ValueError as exc:
-            raise IntegrityViolation(f"{_JOURNAL_STREAM} line {n} is malformed") from exc
-        if int(seq) > after:
-            yield JournalRow(int(seq), str(table), str(op), str(image))
+
+def _format(m: Manifest) -> str:
+    return str(m.meta.get("format", FORMAT_V1))
 
 
 class _Reader:
@@ -411,7 +408,7 @@ def _import(
     reader.key(m)  # before any chunk: a wrong key fails cleanly
     names = [stream_name(s.metadata.tables[t]) for t in tables]
     return import_tables(
-        conn, {name: lines(reader.chunks(m, name)) for name in names}, tables=tables
+        conn, {name: reader.chunks(m, name) for name in names}, tables=tables, fmt=_format(m)
     )
 
 
@@ -429,12 +426,16 @@ def _roll_forward(
         name = stream_name(s.metadata.tables[table])
         reader.total += _stream_size(segment, name)
         chunks = reader.chunks(segment, name)
-        return pick_column(s.metadata.tables[table], lines(chunks), keys, PREIMAGE[table])
+        return pick_column(
+            s.metadata.tables[table], chunks, keys, PREIMAGE[table], fmt=_format(segment)
+        )
 
     result = replay(
         conn,
         _journal_rows(
-            reader.chunks(segment, _JOURNAL_STREAM), _int_meta(plan.base, "journal_last") or 0
+            reader.chunks(segment, _JOURNAL_STREAM),
+            _int_meta(plan.base, "journal_last") or 0,
+            _format(segment),
         ),
         through_entry=int(plan.at_index or 0),
         current=current,

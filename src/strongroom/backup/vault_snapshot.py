@@ -227,11 +227,11 @@ def _backup(
 def estimate_export_size(db: Database) -> int:
     """A guess of a snapshot's plaintext size, for progress bars (0 if unknown).
 
-    The export is about the database's live size, plus a third for the
-    base64 spelling of ciphertexts, which make up most of a vault.
+    Ciphertexts make up most of a vault and are exported as they are
+    stored, so the export is about the database's live size.
     """
     with db.read() as conn:
-        return database_size(conn) * 4 // 3
+        return database_size(conn)
 
 
 def root_from_shares(shares: Sequence[str]) -> RootKey:

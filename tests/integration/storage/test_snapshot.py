@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import base64
+import itertools
 import json
 import threading
 from collections.abc import Callable
@@ -12,18 +12,23 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import LargeBinary
 
 from strongroom.config import Settings
-from strongroom.errors import InvalidInput
+from strongroom.errors import IntegrityViolation, InvalidInput
 from strongroom.ledger.merkle import root_at
 from strongroom.storage import Database
+from strongroom.storage import schema as s
 from strongroom.storage.audit import AuditRepository
 from strongroom.storage.snapshot import (
+    FORMAT_V1,
+    SNAPSHOT_FORMAT,
     _encode_row,
+    decode_rows,
     export_tables,
     import_tables,
-    lines,
     schema_revision,
+    stream_name,
 )
 from strongroom.vault import Vault
 
@@ -81,7 +86,7 @@ def test_restore_gives_the_same_vault(
     restored_db = Database.from_url(url)
     restored_db.migrate()
     with restored_db.engine.begin() as conn:
-        counts = import_tables(conn, {k: lines([v]) for k, v in streams.items()})
+        counts = import_tables(conn, {k: [v] for k, v in streams.items()})
     restored_db.engine.dispose()
     assert counts["kv_versions"] > 60 and counts["audit_entries"] == size
 
@@ -117,6 +122,8 @@ def test_export_is_consistent_while_writers_run(
 ) -> None:
     vault = make_vault()
     root = vault.tokens.authenticate(ROOT)
+    for i in range(10):
+        vault.kv.put(root, "secret", f"before/{i}", {"i": i})
     stop = threading.Event()
 
     def writer() -> None:
@@ -134,20 +141,21 @@ def test_export_is_consistent_while_writers_run(
         stop.set()
         for t in threads:
             t.join()
+
     # Every version row belongs to a metadata row of the same snapshot, and
     # every audit entry's Merkle nodes are there: the snapshot is one instant.
-    meta_ids = {
-        int(line.split(b",", 1)[0][1:]) for line in streams["tables/kv_metadata.jsonl"].splitlines()
-    }
-    version_ids = {
-        int(line.split(b",", 1)[0][1:]) for line in streams["tables/kv_versions.jsonl"].splitlines()
-    }
-    assert version_ids <= meta_ids
-    n_entries = len(streams["tables/audit_entries.jsonl"].splitlines())
+    def rows(table: Any) -> list[dict[str, Any]]:
+        # Not str.splitlines: binary values follow their row's line raw (format v2).
+        return list(decode_rows(table, [streams[stream_name(table)]], SNAPSHOT_FORMAT))
+
+    meta_ids = {r["id"] for r in rows(s.kv_metadata)}
+    version_ids = {r["metadata_id"] for r in rows(s.kv_versions)}
+    assert version_ids and version_ids <= meta_ids
+    n_entries = len(rows(s.audit_entries))
     db = Database.from_url(f"sqlite:///{tmp_path / 'copy.db'}")
     db.migrate()
     with db.engine.begin() as conn:
-        import_tables(conn, {k: lines([v]) for k, v in streams.items()})
+        import_tables(conn, {k: [v] for k, v in streams.items()})
     with db.read() as conn:
         repo = AuditRepository(conn)
         assert repo.size() == n_entries
@@ -158,7 +166,7 @@ def test_import_refuses_a_non_empty_database(make_vault: Callable[..., Vault]) -
     vault = make_vault()
     streams = _export(vault)
     with vault.db.engine.begin() as conn, pytest.raises(InvalidInput):
-        import_tables(conn, {k: lines([v]) for k, v in streams.items()})
+        import_tables(conn, {k: [v] for k, v in streams.items()})
 
 
 _values = st.one_of(
@@ -179,9 +187,73 @@ _values = st.one_of(
     )
 )
 def test_row_lines_are_exactly_json(cells: list[tuple[Any, bool]]) -> None:
-    """The hand-built line is byte for byte what json.dumps gives (and parses back)."""
+    """The JSON line is byte for byte json.dumps, with byte lengths for binary columns."""
     row = [v for v, _ in cells]
     binary = [b for _, b in cells]
-    reference = [base64.b64encode(v).decode() if b and v is not None else v for v, b in cells]
-    line = _encode_row(row, binary)
-    assert line == json.dumps(reference, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    reference = [len(v) if b and v is not None else v for v, b in cells]
+    blobs = b"".join(v for v, b in cells if b and v is not None)
+    line = json.dumps(reference, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    assert _encode_row(row, binary) == line + blobs
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=1, max_value=10**6),
+            st.integers(min_value=0, max_value=3),
+            st.booleans(),
+            st.text(max_size=40),
+            st.one_of(st.none(), st.binary(max_size=300)),
+            st.one_of(st.none(), st.binary(max_size=300)),
+        ),
+        max_size=20,
+    ),
+    st.lists(st.integers(min_value=1, max_value=97), min_size=1, max_size=30),
+)
+def test_rows_round_trip_whatever_the_chunking(rows: list[Any], cuts: list[int]) -> None:
+    """Rows encoded then split anywhere (chunks cut mid-line, mid-blob) decode to themselves."""
+    table = s.kv_versions
+    values = [
+        {
+            "metadata_id": mid,
+            "version": ver,
+            "created_at": 1.5,
+            "deletion_time": None,
+            "destroyed": destroyed,
+            "content_type": ctype,
+            "kek_version": 1,
+            "subject_id": None,
+            "wrapped_dek": dek,
+            "ciphertext": ct,
+        }
+        for mid, ver, destroyed, ctype, dek, ct in rows
+    ]
+    binary = [isinstance(c.type, LargeBinary) for c in table.columns]
+    data = b"".join(_encode_row([v[c.name] for c in table.columns], binary) for v in values)
+    pieces, at = [], 0
+    for i in itertools.cycle(cuts):
+        if at >= len(data):
+            break
+        pieces.append(data[at : at + i])
+        at += i
+    assert list(decode_rows(table, pieces, SNAPSHOT_FORMAT)) == values
+
+
+def test_a_truncated_stream_is_an_integrity_error() -> None:
+    table = s.kv_versions
+    binary = [isinstance(c.type, LargeBinary) for c in table.columns]
+    row = [1, 1, 1.0, None, False, "json", 1, None, b"dek", b"ciphertext"]
+    data = _encode_row(row, binary)
+    for cut in (len(data) - 3, data.index(b"\n") - 2):
+        with pytest.raises(IntegrityViolation):
+            list(decode_rows(table, [data[:cut]], SNAPSHOT_FORMAT))
+    bad = data.replace(b",3,", b",-3,", 1)
+    with pytest.raises(IntegrityViolation):
+        list(decode_rows(table, [bad], SNAPSHOT_FORMAT))
+
+
+def test_v1_snapshots_still_decode() -> None:
+    table = s.kv_versions
+    line = b'[1,1,1.0,null,false,"json",1,null,"ZGVr","Y2lwaGVy"]\n'
+    (row,) = decode_rows(table, [line[:10], line[10:]], FORMAT_V1)
+    assert row["wrapped_dek"] == b"dek" and row["ciphertext"] == b"cipher"
