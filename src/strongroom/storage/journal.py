@@ -9,14 +9,15 @@ transaction that made it:
 * ``I`` — a row inserted (its whole new image);
 * ``U`` — a row updated (its primary key and only the columns that changed,
   so a rewrap journals a wrapped DEK, never the record's ciphertext again);
-* ``D`` — a row deleted (its primary key);
-* ``E`` — an audit entry appended (its ``seq``): the position markers that
-  tie the journal to the ledger.
+* ``D`` — a row deleted (its primary key).
 
-All writes go through the single group-commit writer
+Each row also records ``ledger_size``, the number of audit entries when
+the change was made. All writes go through the single group-commit writer
 (:mod:`strongroom.storage.writer`), and each audited operation appends its
-entry *after* its own changes, so "the state at ledger index ``i``" is the
-base snapshot plus every journal row up to and including marker ``E(i)``.
+entry *after* its own changes, so the changes of the write that carries
+entry ``i`` are journaled with ``ledger_size == i``: "the state at ledger
+index ``i``" is the base snapshot plus every journal row with
+``ledger_size <= i``. Reads journal nothing.
 
 Triggers, not application code, because they see every write path: Core
 statements, raw DBAPI batches (rewrap, audit appends) and foreign-key
@@ -45,6 +46,7 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -113,7 +115,6 @@ record (as hex, twice its size).
 
 _PREFIX: Final = "sr_journal_"
 _PG_FUNCTION: Final = "sr_journal_row"
-_PG_MARK_FUNCTION: Final = "sr_journal_mark"
 
 
 # -- triggers -----------------------------------------------------------------
@@ -151,6 +152,10 @@ def _sqlite_object(cols: list[tuple[str, str]], row: str) -> str:
     )
 
 
+# Entries in the log when the change is made (the next entry's index).
+_LEDGER_SIZE: Final = "(SELECT COALESCE(max(seq) + 1, 0) FROM audit_entries)"
+
+
 def _sqlite_ddl(
     table: str, cols: list[tuple[str, str]], pk: list[str], pre: str | None
 ) -> list[str]:
@@ -181,15 +186,15 @@ def _sqlite_ddl(
     deleted = _sqlite_object(keys, "OLD")
     if gone:
         deleted = deleted[:-1] + gone + ")"
-    ins = "INSERT INTO change_journal (tbl, op, row) VALUES"
+    ins = "INSERT INTO change_journal (tbl, op, ledger_size, row) VALUES"
     return [
         f"CREATE TRIGGER {_PREFIX}{table}_i AFTER INSERT ON {table} BEGIN "
-        f"{ins} ('{table}', 'I', {_sqlite_object(inserted, 'NEW')}); END",
+        f"{ins} ('{table}', 'I', {_LEDGER_SIZE}, {_sqlite_object(inserted, 'NEW')}); END",
         f"CREATE TRIGGER {_PREFIX}{table}_u AFTER UPDATE ON {table} BEGIN "
-        f"{ins} ('{table}', 'U', json_remove(json_object({', '.join(changed)}), "
+        f"{ins} ('{table}', 'U', {_LEDGER_SIZE}, json_remove(json_object({', '.join(changed)}), "
         f"{', '.join(unchanged)})); END",
         f"CREATE TRIGGER {_PREFIX}{table}_d AFTER DELETE ON {table} BEGIN "
-        f"{ins} ('{table}', 'D', {deleted}); END",
+        f"{ins} ('{table}', 'D', {_LEDGER_SIZE}, {deleted}); END",
     ]
 
 
@@ -203,14 +208,17 @@ DECLARE
     was jsonb;
     out jsonb;
     pre text;
+    size bigint;
 BEGIN
+    size := (SELECT COALESCE(max(seq) + 1, 0) FROM audit_entries);
     pre := (SELECT substr(a, 2) FROM unnest(TG_ARGV) AS a WHERE left(a, 1) = '^' LIMIT 1);
     IF TG_OP = 'INSERT' THEN
         img := to_jsonb(NEW);
         IF pre IS NOT NULL THEN
             img := img - pre;
         END IF;
-        INSERT INTO change_journal (tbl, op, row) VALUES (TG_TABLE_NAME, 'I', img::text);
+        INSERT INTO change_journal (tbl, op, ledger_size, row)
+        VALUES (TG_TABLE_NAME, 'I', size, img::text);
     ELSIF TG_OP = 'UPDATE' THEN
         img := to_jsonb(NEW);
         was := to_jsonb(OLD);
@@ -221,7 +229,8 @@ BEGIN
         IF pre IS NOT NULL AND (img -> pre) IS DISTINCT FROM (was -> pre) THEN
             out := out || jsonb_build_object('^' || pre, was -> pre);
         END IF;
-        INSERT INTO change_journal (tbl, op, row) VALUES (TG_TABLE_NAME, 'U', out::text);
+        INSERT INTO change_journal (tbl, op, ledger_size, row)
+        VALUES (TG_TABLE_NAME, 'U', size, out::text);
     ELSE
         was := to_jsonb(OLD);
         out := (
@@ -231,18 +240,9 @@ BEGIN
         IF pre IS NOT NULL THEN
             out := out || jsonb_build_object('^' || pre, was -> pre);
         END IF;
-        INSERT INTO change_journal (tbl, op, row) VALUES (TG_TABLE_NAME, 'D', out::text);
+        INSERT INTO change_journal (tbl, op, ledger_size, row)
+        VALUES (TG_TABLE_NAME, 'D', size, out::text);
     END IF;
-    RETURN NULL;
-END
-$$
-"""
-
-_PG_MARK_FUNCTION_SQL: Final = """
-CREATE OR REPLACE FUNCTION sr_journal_mark() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO change_journal (tbl, op, row)
-    VALUES ('audit_entries', 'E', json_build_object('seq', NEW.seq)::text);
     RETURN NULL;
 END
 $$
@@ -285,7 +285,6 @@ def install_triggers(conn: Connection) -> None:
     sqlite = conn.dialect.name == "sqlite"
     if not sqlite:
         conn.exec_driver_sql(_PG_ROW_FUNCTION_SQL)
-        conn.exec_driver_sql(_PG_MARK_FUNCTION_SQL)
     for table in JOURNALED:
         if table not in names:
             continue
@@ -299,18 +298,6 @@ def install_triggers(conn: Connection) -> None:
             conn.exec_driver_sql(
                 f"CREATE TRIGGER {_PREFIX}{table} AFTER INSERT OR UPDATE OR DELETE ON {table} "
                 f"FOR EACH ROW EXECUTE FUNCTION {_PG_FUNCTION}({args})"
-            )
-    if "audit_entries" in names:
-        if sqlite:
-            conn.exec_driver_sql(
-                f"CREATE TRIGGER {_PREFIX}audit_entries AFTER INSERT ON audit_entries BEGIN "  # noqa: S608
-                "INSERT INTO change_journal (tbl, op, row) "
-                "VALUES ('audit_entries', 'E', json_object('seq', NEW.seq)); END"
-            )
-        else:
-            conn.exec_driver_sql(
-                f"CREATE TRIGGER {_PREFIX}audit_entries AFTER INSERT ON audit_entries "
-                f"FOR EACH ROW EXECUTE FUNCTION {_PG_MARK_FUNCTION}()"
             )
 
 
@@ -413,11 +400,12 @@ def take_restore_note(conn: Connection) -> dict[str, Any] | None:
 
 @dataclass(frozen=True, slots=True)
 class JournalRow:
-    """One journal row as exported: its number, table, operation and image."""
+    """One journal row as exported: its number, table, operation, ledger size and image."""
 
     seq: int
     table: str
     op: str
+    ledger_size: int
     image: str
 
 
@@ -457,10 +445,9 @@ def _decode(table: Table, raw: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class ReplayResult:
-    """What a replay applied, and whether it reached its stopping entry."""
+    """What a replay applied."""
 
     rows: int
-    reached: bool
 
 
 Current = Callable[[str, set[tuple[Any, ...]]], dict[tuple[Any, ...], Any]]
@@ -481,21 +468,21 @@ def _key(change: _Change) -> tuple[Any, ...]:
         raise IntegrityViolation(f"journal row {change.row.seq} lacks its primary key") from None
 
 
-def _changes(rows: Iterable[JournalRow], through_entry: int) -> tuple[list[_Change], bool]:
-    """The changes up to the target marker (and whether it was found), images parsed."""
+def _changes(
+    rows: Iterator[JournalRow], through_entry: int
+) -> tuple[list[_Change], Iterator[JournalRow]]:
+    """The changes up to the point (images parsed), and the rest of the segment."""
     out: list[_Change] = []
-    for row in _ordered(rows):
-        if row.op == "E":
-            if int(json.loads(row.image)["seq"]) == through_entry:
-                return out, True
-            continue
+    for row in rows:
+        if row.ledger_size > through_entry:
+            return out, itertools.chain([row], rows)
         table = s.metadata.tables.get(row.table)
         if table is None or row.table not in JOURNALED:
             raise IntegrityViolation(f"journal row {row.seq} names an unknown table {row.table}")
         if row.op not in ("I", "U", "D"):
             raise IntegrityViolation(f"journal row {row.seq} has an unknown operation {row.op!r}")
         out.append(_Change(row, table, _parse(table, row.image)))
-    return out, False
+    return out, iter(())
 
 
 def _fill_preimages(changes: list[_Change], later: Iterable[JournalRow], current: Current) -> None:
@@ -555,18 +542,16 @@ def replay(
     through_entry: int,
     current: Current,
 ) -> ReplayResult:
-    """Apply journal rows in order, through the marker of audit entry ``through_entry``.
+    """Apply the journal's changes up to the write that carries entry ``through_entry``.
 
     Run it with the journal triggers dropped, inside the restore's
     transaction, on a database holding the base snapshot. ``rows`` is the
-    whole segment (rows past the marker may hold a value an earlier insert
-    needs); ``current`` looks up what neither holds (see :data:`PREIMAGE`).
+    whole segment, which must reach past the point (rows after it may hold
+    a value an earlier insert needs); ``current`` looks up what neither
+    holds (see :data:`PREIMAGE`).
     """
-    it = iter(rows)
-    changes, reached = _changes(it, through_entry)
-    if not reached:
-        return ReplayResult(0, False)
-    _fill_preimages(changes, it, current)
+    changes, later = _changes(_ordered(rows), through_entry)
+    _fill_preimages(changes, later, current)
     for change in changes:
         table, values = change.table, _decode(change.table, change.image)
         keys = list(table.primary_key.columns)
@@ -581,7 +566,7 @@ def replay(
             conn.execute(delete(table).where(where))
         elif values:
             conn.execute(update(table).where(where).values(values))
-    return ReplayResult(len(changes), True)
+    return ReplayResult(len(changes))
 
 
 def _ordered(rows: Iterable[JournalRow]) -> Iterator[JournalRow]:

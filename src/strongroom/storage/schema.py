@@ -263,8 +263,11 @@ change_journal = Table(
         "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     ),
     Column("tbl", String(64), nullable=False),
-    # I(nsert), U(pdate), D(elete) of a state table; E: an audit entry appended.
+    # I(nsert), U(pdate), D(elete).
     Column("op", String(1), nullable=False),
+    # Audit entries in the log when the change was made: the change belongs
+    # to the write that appends the entry of that index.
+    Column("ledger_size", BigInteger, nullable=False),
     # JSON image: the new row (I), its key and changed columns (U), its key (D).
     Column("row", Text, nullable=False),
     sqlite_autoincrement=True,

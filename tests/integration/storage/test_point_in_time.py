@@ -245,3 +245,8 @@ def test_a_backup_trims_the_journal_it_stored(make_vault: Any, tmp_path: Path) -
         left = conn.execute(select(func.count()).select_from(s.change_journal)).scalar_one()
     assert after.first == snap.meta["journal_last"] + 1
     assert left == 0
+    # Reads are audited but change nothing: they journal nothing.
+    for i in range(5):
+        vault.kv.get(root, "secret", f"k{i}")
+    with vault.db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(s.change_journal)).scalar_one() == 0

@@ -30,6 +30,7 @@ def upgrade() -> None:
         ),
         sa.Column("tbl", sa.String(length=64), nullable=False),
         sa.Column("op", sa.String(length=1), nullable=False),
+        sa.Column("ledger_size", sa.BigInteger(), nullable=False),
         sa.Column("row", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_change_journal")),
         sqlite_autoincrement=True,
