@@ -3,7 +3,9 @@
 Example::
 
     >>> import tempfile, pathlib
-    >>> from strongroom.config import Settings
+    >>> from prometheus_client import CollectorRegistry
+
+from strongroom.config import Settings
     >>> app = create_app(Settings(data_dir=pathlib.Path(tempfile.mkdtemp()), dev=True))
     >>> app.title
     'Strongroom'
@@ -18,16 +20,18 @@ from typing import Any
 import anyio.to_thread
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
+from prometheus_client import CollectorRegistry
 
 from strongroom import __version__
 from strongroom.api.audit import EVENTS, AuditTrail, audit_route
-from strongroom.api.middleware import BodyLimit, RequestContext
+from strongroom.api.middleware import BodyLimit, HttpMetrics, RequestContext
 from strongroom.api.problems import install_problem_handlers
 from strongroom.api.routes import audit, auth, backup, kv, sys
 from strongroom.api.schemas import Problem
 from strongroom.backup.jobs import BackupJobs
 from strongroom.config import Settings
 from strongroom.vault import Vault
+from strongroom.vault.metrics import VaultCollector
 
 __all__ = ["create_app"]
 
@@ -44,6 +48,19 @@ _PUBLIC_PATHS = (
     "/v1/sys/init",
     "/v1/sys/unseal",
 )
+
+
+def _wire(app: FastAPI, settings: Settings, vault: Vault) -> None:
+    """Routers, then middleware: the last added is the outermost."""
+    for router in (sys.probes, sys.router, auth.router, audit.router, backup.router, kv.router):
+        app.include_router(router)
+    # From the inside out: the body cap, the audit trail (so a 413 is
+    # audited too), request ids and security headers, then the metrics, which
+    # see the status the client got.
+    app.add_middleware(BodyLimit, limit=settings.max_payload_bytes + 64 * 1024)
+    app.add_middleware(AuditTrail, vault=vault)
+    app.add_middleware(RequestContext)
+    app.add_middleware(HttpMetrics)
 
 
 def create_app(settings: Settings, *, vault: Vault | None = None, eager: bool = False) -> FastAPI:
@@ -86,18 +103,12 @@ def create_app(settings: Settings, *, vault: Vault | None = None, eager: bool = 
         dependencies=[Depends(audit_route)],
     )
     app.state.vault = the_vault
+    # The vault's state gauges, read at scrape time; one registry per app,
+    # so that several apps in one process (tests) do not collide.
+    app.state.metrics_registry = registry = CollectorRegistry(auto_describe=True)
+    registry.register(VaultCollector(the_vault))
     install_problem_handlers(app)
-    app.include_router(sys.probes)
-    app.include_router(sys.router)
-    app.include_router(auth.router)
-    app.include_router(audit.router)
-    app.include_router(backup.router)
-    app.include_router(kv.router)
-    # Outermost last: request id, then the audit trail (so a 413 is audited
-    # too), then the body cap.
-    app.add_middleware(BodyLimit, limit=settings.max_payload_bytes + 64 * 1024)
-    app.add_middleware(AuditTrail, vault=the_vault)
-    app.add_middleware(RequestContext)
+    _wire(app, settings, the_vault)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:

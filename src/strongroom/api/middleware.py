@@ -14,12 +14,15 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import time
 from typing import Any
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodyLimit", "RequestContext"]
+from strongroom.observability.metrics import HTTP_DURATION, HTTP_REQUESTS
+
+__all__ = ["BodyLimit", "HttpMetrics", "RequestContext"]
 
 _RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _SECURITY_HEADERS = [
@@ -139,3 +142,38 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class HttpMetrics:
+    """Count each HTTP request and time it, by method, route template and status.
+
+    The outermost middleware, so the status is what the client got (a 503
+    from the audit trail included). The route is the template FastAPI
+    matched, never the path: paths hold record names. A request no route
+    took is ``unmatched``.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = str(scope.get("method", ""))
+            HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
+            HTTP_DURATION.labels(method=method, route=route).observe(time.perf_counter() - started)

@@ -1,11 +1,19 @@
-"""Prometheus metrics: one registry for the process, rendered at ``/v1/sys/metrics``.
+"""Prometheus metrics: the process's families, rendered at ``/v1/sys/metrics``.
 
 Names follow the Prometheus conventions: the ``strongroom_`` prefix, base
 units (seconds, bytes), ``_total`` on counters (the client library adds
-it), and no high-cardinality labels (no paths, no principals, no ids).
+it), and no high-cardinality labels: routes are templates
+(``/v1/{mount}/data/{path:path}``), never paths; no principal, token,
+record or client address is ever a label.
 
-Only backups report here so far; the rest of the families (HTTP, vault,
-crypto, ledger, rate limits, alerts) come with the observability work.
+Two kinds of families:
+
+* counters and histograms below, updated as things happen (requests,
+  audited operations, crypto operations, audit failures, backups);
+* gauges read at scrape time from the vault's state (seal state, KEK
+  versions, ledger size, checkpoint age) by a collector the API registers
+  per app (:mod:`strongroom.vault.metrics`), rendered with these by
+  :func:`render`.
 
 Example::
 
@@ -24,6 +32,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    Histogram,
     disable_created_metrics,
     generate_latest,
 )
@@ -33,16 +42,62 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 __all__ = [
+    "AUDIT_FAILURES",
     "BACKUPS",
     "BACKUP_LAST_DURATION",
     "BACKUP_LAST_SUCCESS",
+    "CRYPTO_OPERATIONS",
+    "HTTP_DURATION",
+    "HTTP_REQUESTS",
     "REGISTRY",
+    "VAULT_OPERATIONS",
     "record_backup",
     "render",
 ]
 
 REGISTRY: Final = CollectorRegistry(auto_describe=True)
 """Strongroom's own registry (not the library's global default)."""
+
+# -- HTTP -----------------------------------------------------------------------
+
+HTTP_REQUESTS: Final = Counter(
+    "strongroom_http_requests",
+    "HTTP requests answered, by method, route template and status code.",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+)
+HTTP_DURATION: Final = Histogram(
+    "strongroom_http_request_duration_seconds",
+    "Time from a request's arrival to the end of its response, by method and route template.",
+    ["method", "route"],
+    # From a cached read (~1 ms) to a backup or a rewrap batch (seconds).
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=REGISTRY,
+)
+
+# -- the vault ------------------------------------------------------------------
+
+VAULT_OPERATIONS: Final = Counter(
+    "strongroom_vault_operations",
+    "Operations recorded in the audit log (counted once durable), by event and outcome.",
+    ["event", "outcome"],
+    registry=REGISTRY,
+)
+AUDIT_FAILURES: Final = Counter(
+    "strongroom_audit_failures",
+    "Audit entries that could not be written (the operation was refused: fail-closed).",
+    registry=REGISTRY,
+)
+CRYPTO_OPERATIONS: Final = Counter(
+    "strongroom_crypto_operations",
+    "Envelope operations on records: seal (encrypt), open (decrypt), rewrap (new KEK).",
+    ["operation"],
+    registry=REGISTRY,
+)
+for _op in ("seal", "open", "rewrap"):
+    CRYPTO_OPERATIONS.labels(operation=_op)
+
+# -- backups --------------------------------------------------------------------
 
 BACKUP_LAST_SUCCESS: Final = Gauge(
     "strongroom_backup_last_success_timestamp_seconds",
@@ -72,6 +127,7 @@ def record_backup(*, ok: bool, finished_at: float, duration_s: float) -> None:
         BACKUP_LAST_DURATION.set(duration_s)
 
 
-def render() -> tuple[bytes, str]:
-    """The exposition text of every Strongroom metric, and its content type."""
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+def render(*extra: CollectorRegistry) -> tuple[bytes, str]:
+    """The exposition text of the process's metrics and of ``extra`` registries."""
+    body = generate_latest(REGISTRY) + b"".join(generate_latest(r) for r in extra)
+    return body, CONTENT_TYPE_LATEST

@@ -65,6 +65,7 @@ from strongroom.ledger.merkle import (
     leaf_hash,
     root_at,
 )
+from strongroom.observability.metrics import AUDIT_FAILURES, VAULT_OPERATIONS
 from strongroom.storage.audit import (
     AuditKeyRecord,
     AuditRepository,
@@ -451,6 +452,7 @@ class AuditLog:
             self._pending = before
 
         def durable() -> None:
+            VAULT_OPERATIONS.labels(event=str(event.event), outcome=str(event.outcome)).inc()
             with self._state_lock:
                 if after.size > self._committed.size:
                     self._committed = after
@@ -470,6 +472,7 @@ class AuditLog:
         try:
             return self._v.db.writer.call(lambda tx: self.append_in(tx, event))
         except StrongroomError as exc:
+            AUDIT_FAILURES.inc()
             raise AuditUnavailable("the audit entry could not be written") from exc
 
     async def acommit(self, event: AuditEvent) -> Receipt:
@@ -477,6 +480,7 @@ class AuditLog:
         try:
             return await self._v.db.writer.run(lambda tx: self.append_in(tx, event))
         except StrongroomError as exc:
+            AUDIT_FAILURES.inc()
             raise AuditUnavailable("the audit entry could not be written") from exc
 
     def commit_scope(self, scope: AuditScope, outcome: Outcome = Outcome.ALLOWED) -> Receipt:

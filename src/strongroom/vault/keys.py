@@ -30,6 +30,7 @@ from sqlalchemy import Connection
 
 from strongroom.crypto import KEK, rewrap_many
 from strongroom.errors import Conflict, InvalidInput, KeyUnavailable
+from strongroom.observability.metrics import CRYPTO_OPERATIONS
 from strongroom.storage.repositories import KeyRepository
 from strongroom.storage.writer import WriteTx
 from strongroom.vault.principal import Principal
@@ -207,6 +208,7 @@ class KeyService:
         )
         if done:
             tx.count(("kek", current.version), done)
+            CRYPTO_OPERATIONS.labels(operation="rewrap").inc(done)
         # A short batch took every stale key there was (new writes always use
         # the current version, and rotation runs on this same writer thread),
         # so the count is only paid while work remains.

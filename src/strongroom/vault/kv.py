@@ -33,6 +33,7 @@ from strongroom.errors import (
     PayloadTooLarge,
 )
 from strongroom.ledger.entry import Event
+from strongroom.observability.metrics import CRYPTO_OPERATIONS
 from strongroom.storage.models import RecordMetadata, RecordVersion
 from strongroom.storage.repositories import (
     KVRepository,
@@ -55,6 +56,10 @@ __all__ = [
     "VersionInfo",
     "validate_record_path",
 ]
+
+# Bound once: a labelled child costs a dict lookup per call otherwise.
+_SEALS = CRYPTO_OPERATIONS.labels(operation="seal")
+_OPENS = CRYPTO_OPERATIONS.labels(operation="open")
 
 DEFAULT_MAX_VERSIONS = 10
 """Versions kept when neither the record nor its mount sets ``max_versions`` (as Vault)."""
@@ -219,6 +224,7 @@ class KVService:
             key, kek_version = kek, kek.version
         ctx = RecordContext(tenant, mount, path, version, key.key_class, _CONTENT_TYPE)
         sealed = envelope.seal(plaintext, ctx, key)
+        _SEALS.inc()
         after = meta.delete_version_after or m.delete_version_after
         repo.insert_version(
             meta.id,
@@ -301,6 +307,7 @@ class KVService:
             key = keyring.get(v.kek_version)
         ctx = RecordContext(principal.tenant, mount, path, v.version, key.key_class, v.content_type)
         plaintext = envelope.open(SealedRecord(v.wrapped_dek, v.ciphertext), ctx, key)
+        _OPENS.inc()
         data = json.loads(plaintext)
         return ReadResult(data=data, info=_info(v), custom_metadata=custom)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from strongroom.api.deps import CurrentPrincipal, VaultDep, common_responses
@@ -25,7 +25,7 @@ from strongroom.api.schemas import (
 )
 from strongroom.errors import InvalidInput
 from strongroom.observability.metrics import render
-from strongroom.types import SealState
+from strongroom.types import Capability, SealState
 
 __all__ = ["probes", "router"]
 
@@ -173,10 +173,10 @@ def keys_retire(vault: VaultDep, principal: CurrentPrincipal, body: RetireReques
         200: {"content": {"text/plain": {}}, "description": "Prometheus text exposition"},
     },
 )
-def metrics(principal: CurrentPrincipal) -> Response:
-    """Prometheus metrics (operators only): backups so far."""
-    principal.require_operator()
-    body, content_type = render()
+def metrics(principal: CurrentPrincipal, request: Request) -> Response:
+    """Prometheus metrics: for operators, or a token whose policy grants read on sys/metrics."""
+    principal.require_admin("sys/metrics", Capability.READ)
+    body, content_type = render(request.app.state.metrics_registry)
     return Response(body, media_type=content_type)
 
 
