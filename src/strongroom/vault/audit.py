@@ -233,6 +233,9 @@ class AuditLog:
         self._pending = Frontier()
         self._committed = Frontier()
         self._state_lock = threading.Lock()
+        # One signer at a time: the checkpointer thread and an explicit
+        # checkpoint_now() would otherwise both sign and store the same size.
+        self._checkpoint_lock = threading.Lock()
         self._client_index: BlindIndex | None = None
         self._signer: SigningKey | None = None
         self._verifier: VerifyKey | None = None
@@ -514,23 +517,24 @@ class AuditLog:
 
     def checkpoint_now(self) -> CheckpointRecord | None:
         """Sign and store a checkpoint of the committed tree if it grew (None if not)."""
-        signer, origin = self._signer, self._origin
-        if signer is None or origin is None:
-            return None
-        with self._state_lock:
-            frontier = self._committed
-        if frontier.size <= self._last_checkpoint:
-            return None
-        cp = Checkpoint(origin, frontier.size, frontier.root())
-        rec = CheckpointRecord(
-            size=cp.size,
-            root_hash=cp.root_hash,
-            note=sign_checkpoint(cp, key=signer, name=origin),
-            created_at=self._clock(),
-        )
-        self._v.db.writer.call(lambda tx: AuditRepository(tx.conn).add_checkpoint(rec))
-        self._last_checkpoint = rec.size
-        return rec
+        with self._checkpoint_lock:
+            signer, origin = self._signer, self._origin
+            if signer is None or origin is None:
+                return None
+            with self._state_lock:
+                frontier = self._committed
+            if frontier.size <= self._last_checkpoint:
+                return None
+            cp = Checkpoint(origin, frontier.size, frontier.root())
+            rec = CheckpointRecord(
+                size=cp.size,
+                root_hash=cp.root_hash,
+                note=sign_checkpoint(cp, key=signer, name=origin),
+                created_at=self._clock(),
+            )
+            self._v.db.writer.call(lambda tx: AuditRepository(tx.conn).add_checkpoint(rec))
+            self._last_checkpoint = rec.size
+            return rec
 
     def _checkpointer(self) -> None:
         while not self._stop.is_set():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -117,6 +118,29 @@ class TestCheckpoints:
         verify_inclusion(
             leaf_hash=leaf_hash(raw), index=0, size=size, proof=proof, root=rec.root_hash
         )
+
+    def test_concurrent_checkpoints_sign_each_size_once(
+        self, vault: Vault, root: Principal
+    ) -> None:
+        # Regression: an explicit checkpoint_now() racing the checkpointer
+        # thread signed the same size twice, and the second insert failed.
+        errors: list[BaseException] = []
+
+        def sign() -> None:
+            try:
+                vault.audit.checkpoint_now()
+            except BaseException as exc:
+                errors.append(exc)
+
+        for round_ in range(20):
+            vault.kv.put(root, "secret", f"race/{round_}", {"k": round_})
+            threads = [threading.Thread(target=sign) for _ in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        assert errors == []
+        assert vault.audit.latest_checkpoint().size == vault.audit.size()
 
     def test_signing_key_is_stored_sealed(self, vault: Vault) -> None:
         with vault.db.read() as conn:
