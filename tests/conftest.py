@@ -2,8 +2,10 @@
 
 PostgreSQL tests use the server at STRONGROOM_TEST_PG (default
 127.0.0.1:5432, trust auth, database ``test``) and get one fresh database per
-xdist worker. When the server is unreachable they are skipped locally, and
-they FAIL under CI (``CI`` set), so CI cannot go green without them.
+xdist worker; Redis tests use STRONGROOM_TEST_REDIS (default
+redis://127.0.0.1:6379/0). When a server is unreachable its tests are
+skipped locally, and they FAIL under CI (``CI`` set), so CI cannot go green
+without them.
 """
 
 from __future__ import annotations
@@ -38,6 +40,21 @@ def _require_or_skip(what: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{what} is not reachable; CI must run the {what} suite", pytrace=False)
     pytest.skip(f"{what} is not reachable")
+
+
+REDIS_URL = os.environ.get("STRONGROOM_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis server's URL (skipped locally, a failure under CI, when it does not answer)."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError:
+        _require_or_skip("Redis")
+    return REDIS_URL
 
 
 @pytest.fixture(scope="session")

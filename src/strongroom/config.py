@@ -30,6 +30,10 @@ def default_data_dir() -> Path:
     return Path(base) / "strongroom"
 
 
+# limits' rate syntax: "100/second", "5/minute", "10/10 seconds"; empty disables.
+_RATE = r"^$|^[0-9]+ *(/|per) *([0-9]+ *)?(second|minute|hour|day)s?$"
+
+
 class Settings(BaseSettings):
     """Every knob of a Strongroom server; see docs/configuration.md."""
 
@@ -102,6 +106,36 @@ class Settings(BaseSettings):
 
     backup_s3_region: str = "us-east-1"
     """Region that requests to ``s3://`` backup targets are signed for."""
+
+    rate_limit_per_token: str = Field(default="2000/second", pattern=_RATE)
+    """Requests one token may make (``N/second``, ``N/minute``, ``N/10 seconds``…;
+    empty: no limit). Over it: 429 with ``Retry-After``."""
+
+    rate_limit_per_ip: str = Field(default="5000/second", pattern=_RATE)
+    """Requests one client address may make (same syntax; empty: no limit)."""
+
+    rate_limit_storage: str = Field(default="memory://", pattern=r"^(memory://|rediss?://)")
+    """Where counters live: ``memory://`` (this process) or ``redis://host:6379/0``, so
+    several API replicas share their limits and lockouts."""
+
+    rate_limit_namespace: str = Field(default="strongroom", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    """Prefix of the counters' keys (several deployments on one Redis)."""
+
+    lockout_threshold: int = Field(default=10, ge=0)
+    """Failed authentications or unseal attempts from one address, within
+    ``lockout_window_s``, that lock it out (0: never)."""
+
+    lockout_window_s: float = Field(default=60.0, gt=0)
+    """The window failures are counted in."""
+
+    lockout_base_s: float = Field(default=30.0, gt=0)
+    """The first lockout's length; each further one within a day doubles it."""
+
+    lockout_max_s: float = Field(default=3600.0, gt=0)
+    """The longest lockout."""
+
+    cors_origins: list[str] = Field(default_factory=list)
+    """Origins allowed to call the API from a browser (none by default: CORS closed)."""
 
     log_format: Literal["json", "console"] = "json"
     """Log renderer; ``console`` is friendlier in a terminal."""

@@ -32,6 +32,7 @@ __all__ = [
     "PayloadTooLarge",
     "PermissionDenied",
     "ProofInvalid",
+    "RateLimited",
     "Sealed",
     "StorageUnavailable",
     "StrongroomError",
@@ -119,6 +120,15 @@ class PayloadTooLarge(StrongroomError):
     exit_code = 2
     slug = "payload-too-large"
     title = "Payload too large"
+
+
+class RateLimited(StrongroomError):
+    """Too many requests from this token or address, or too many failed attempts (lockout)."""
+
+    status_code = 429
+    exit_code = 5
+    slug = "rate-limited"
+    title = "Too many requests"
 
 
 class Unavailable(StrongroomError):

@@ -19,6 +19,7 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from prometheus_client import CollectorRegistry
 
@@ -26,6 +27,7 @@ from strongroom import __version__
 from strongroom.api.audit import EVENTS, AuditTrail, audit_route
 from strongroom.api.middleware import BodyLimit, HttpMetrics, RequestContext
 from strongroom.api.problems import install_problem_handlers
+from strongroom.api.protection import Guard, Throttle
 from strongroom.api.routes import audit, auth, backup, kv, sys
 from strongroom.api.schemas import Problem
 from strongroom.backup.jobs import BackupJobs
@@ -55,11 +57,22 @@ def _wire(app: FastAPI, settings: Settings, vault: Vault) -> None:
     for router in (sys.probes, sys.router, auth.router, audit.router, backup.router, kv.router):
         app.include_router(router)
     # From the inside out: the body cap, the audit trail (so a 413 is
-    # audited too), request ids and security headers, then the metrics, which
-    # see the status the client got.
+    # audited too), rate limits, request ids and security headers, CORS when
+    # configured, then the metrics, which see the status the client got.
     app.add_middleware(BodyLimit, limit=settings.max_payload_bytes + 64 * 1024)
     app.add_middleware(AuditTrail, vault=vault)
+    # Outside the audit trail: a flood of refused requests must not become a
+    # flood of durable writes (lockouts are audited one by one).
+    app.add_middleware(Throttle, guard=Guard(settings), vault=vault)
     app.add_middleware(RequestContext)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "PUT", "POST", "DELETE", "PATCH", "LIST"],
+            allow_headers=["X-Strongroom-Token", "Authorization", "Content-Type", "X-Request-Id"],
+            expose_headers=["Retry-After", "Strongroom-Audit-Index", "Strongroom-Audit-Leaf-Hash"],
+        )
     app.add_middleware(HttpMetrics)
 
 

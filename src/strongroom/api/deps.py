@@ -69,5 +69,5 @@ _PROBLEM = {
 
 def common_responses(*extra: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for the errors every authenticated route can return."""
-    codes = {400, 401, 403, 404, 413, 500, 503, *extra}
+    codes = {400, 401, 403, 404, 413, 429, 500, 503, *extra}
     return {code: {**_PROBLEM} for code in sorted(codes)}

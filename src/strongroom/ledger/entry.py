@@ -63,6 +63,8 @@ class Event(enum.StrEnum):
     AUTH_TOKEN_LOOKUP = "auth:token:lookup"  # noqa: S105
     AUTH_TOKEN_RENEW = "auth:token:renew"  # noqa: S105
     AUTH_TOKEN_REVOKE = "auth:token:revoke"  # noqa: S105
+    # An address locked out after too many failed attempts.
+    AUTH_CLIENT_LOCKOUT = "auth:client:lockout"
     # Seal.
     SYS_SEAL_INIT = "sys:seal:init"
     SYS_SEAL_UNSEAL = "sys:seal:unseal"

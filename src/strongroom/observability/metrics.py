@@ -49,6 +49,9 @@ __all__ = [
     "CRYPTO_OPERATIONS",
     "HTTP_DURATION",
     "HTTP_REQUESTS",
+    "LOCKOUTS",
+    "RATE_LIMITED",
+    "RATE_LIMIT_ERRORS",
     "REGISTRY",
     "VAULT_OPERATIONS",
     "record_backup",
@@ -96,6 +99,27 @@ CRYPTO_OPERATIONS: Final = Counter(
 )
 for _op in ("seal", "open", "rewrap"):
     CRYPTO_OPERATIONS.labels(operation=_op)
+
+# -- protection -----------------------------------------------------------------
+
+RATE_LIMITED: Final = Counter(
+    "strongroom_rate_limited",
+    "Requests answered 429, by why: token or ip (over a rate limit), lockout.",
+    ["scope"],
+    registry=REGISTRY,
+)
+for _scope in ("token", "ip", "lockout"):
+    RATE_LIMITED.labels(scope=_scope)
+LOCKOUTS: Final = Counter(
+    "strongroom_lockouts",
+    "Client addresses locked out after too many failed authentications or unseal attempts.",
+    registry=REGISTRY,
+)
+RATE_LIMIT_ERRORS: Final = Counter(
+    "strongroom_rate_limit_errors",
+    "Requests let through because the rate-limit store (Redis) could not be reached.",
+    registry=REGISTRY,
+)
 
 # -- backups --------------------------------------------------------------------
 
