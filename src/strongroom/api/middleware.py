@@ -17,6 +17,7 @@ import secrets
 import time
 from typing import Any
 
+import structlog
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,6 +26,7 @@ from strongroom.observability.metrics import HTTP_DURATION, HTTP_REQUESTS
 __all__ = ["BodyLimit", "HttpMetrics", "RequestContext"]
 
 _RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_access = structlog.get_logger("strongroom.access")
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -72,15 +74,33 @@ class RequestContext:
         rid = rid or secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = rid
 
+        status = 500
+        started = time.perf_counter()
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = int(message["status"])
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", rid.encode()))
                 headers.extend(_SECURITY_HEADERS)
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        # Every log line of this request carries its id (structlog contextvars;
+        # the threads FastAPI runs handlers in inherit the context).
+        with structlog.contextvars.bound_contextvars(request_id=rid):
+            try:
+                await self.app(scope, receive, send_with_headers)
+            finally:
+                # The route template, never the path: paths hold record names.
+                _access.info(
+                    "request",
+                    method=scope.get("method"),
+                    route=getattr(scope.get("route"), "path", None) or "unmatched",
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                )
 
 
 class BodyLimit:

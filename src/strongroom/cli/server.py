@@ -121,7 +121,12 @@ def server(
     from strongroom.api.app import create_app
     from strongroom.observability import configure_logging
 
-    configure_logging(fmt=settings.log_format, level=settings.log_level)
+    dev_token = settings.dev_root_token
+    configure_logging(
+        fmt=settings.log_format,
+        level=settings.log_level,
+        secrets=[dev_token.get_secret_value()] if dev_token is not None else [],
+    )
     # eager=True opens the vault (migrations, dev unseal) before uvicorn
     # starts, so a start-up failure is one StrongroomError line, not a
     # traceback from inside the ASGI lifespan.

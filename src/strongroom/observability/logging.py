@@ -1,9 +1,12 @@
 """Structured logs through structlog: JSON in production, console in a terminal.
 
 Standard-library loggers (ours, uvicorn's) are routed through the same
-structlog processors, so every line has the same shape. Strongroom never logs
-secret values, tokens or record data; the redaction processor that also
-scrubs what others might log arrives with the observability issue.
+structlog processors, so every line has the same shape, carries the request
+id of the request it belongs to (bound by the API's request middleware),
+and goes through the redaction processor last
+(:mod:`strongroom.observability.redaction`): Strongroom never logs secret
+values, tokens or record data on purpose, and the processor scrubs what
+anything else might log, tracebacks included.
 
 Example::
 
@@ -14,21 +17,37 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterable
 from typing import Literal
 
 import structlog
 
+from strongroom.observability.redaction import Redactor, redaction_processor
+
 __all__ = ["configure_logging"]
 
 
-def configure_logging(*, fmt: Literal["json", "console"] = "json", level: str = "info") -> None:
-    """Route stdlib logging and structlog to stderr in the chosen format."""
+def configure_logging(
+    *,
+    fmt: Literal["json", "console"] = "json",
+    level: str = "info",
+    secrets: Iterable[str] = (),
+) -> Redactor:
+    """Route stdlib logging and structlog to stderr in the chosen format; return the redactor.
+
+    ``secrets`` are literal values to redact wherever they appear (the dev
+    root token), beside the formats the redactor knows.
+    """
+    redactor = Redactor(literals=secrets)
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.stdlib.ExtraAdder(),
+        # Tracebacks become text here, so that redaction sees them too.
+        structlog.processors.format_exc_info,
+        redaction_processor(redactor),
     ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
@@ -52,3 +71,4 @@ def configure_logging(*, fmt: Literal["json", "console"] = "json", level: str = 
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+    return redactor
