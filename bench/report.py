@@ -202,6 +202,27 @@ def _summary(results: dict[str, Any]) -> list[str]:
                 yes_no(bk["goal_met"]),
             ]
         )
+    rd = results.get("redaction_vs_presidio")
+    if rd and "error" not in rd:
+        sr, pr = rd["strongroom"], rd.get("presidio", {})
+        low = min(sr["recall_by_kind"].values()) if sr["recall_by_kind"] else None
+        peer_text = (
+            f"Presidio {pr['version']} (patterns, blank spaCy): "
+            f"{fmt(pr['lines_per_second'], 'lines/s')}, precision {fmt(pr['precision'])}"
+            if pr.get("version")
+            else f"Presidio unavailable: {pr.get('error', '')[:80]}"
+        )
+        rows.append(
+            [
+                "`redaction_vs_presidio`",
+                f"{fmt(sr['lines_per_second'], 'lines/s')}; lowest recall {fmt(low)}, "
+                f"precision {fmt(sr['precision'])}",
+                peer_text,
+                f"throughput {fmt(rd.get('throughput_ratio'))}",
+                rd["goal"],
+                yes_no(rd["goal_met"]),
+            ]
+        )
     for name, res in results.items():
         if "error" in res:
             rows.append([f"`{name}`", "failed: " + res["error"], "", "", "", "no"])
@@ -777,6 +798,29 @@ def _backup(r: dict[str, Any]) -> list[str]:
 _CONFIG_KEYS = ("input", "chunking", "compression", "encryption", "parallelism")
 
 
+def _redaction(r: dict[str, Any]) -> list[str]:
+    """Details of ``redaction_vs_presidio``."""
+    out = ["## `redaction_vs_presidio`", "", r["description"], ""]
+    sr, pr = r["strongroom"], r.get("presidio", {})
+    kinds = sorted(set(sr["recall_by_kind"]) | set(pr.get("recall_by_kind", {})))
+    rows = [
+        [f"`{k}`", fmt(sr["recall_by_kind"].get(k)), fmt(pr.get("recall_by_kind", {}).get(k))]
+        for k in kinds
+    ]
+    rows.append(["precision", fmt(sr["precision"]), fmt(pr.get("precision"))])
+    rows.append(["false alarms", fmt(sr["false_alarms"]), fmt(pr.get("false_alarms"))])
+    rows.append(["lines/s", fmt(sr["lines_per_second"]), fmt(pr.get("lines_per_second"))])
+    out += _table(["recall by kind", "Strongroom", "Presidio"], rows)
+    out += [
+        "",
+        f"{fmt(r['lines'])} lines. Throughput ratio (Presidio time / Strongroom time): "
+        f"{fmt(r.get('throughput_ratio'))}; Presidio is timed on detection only, Strongroom on "
+        "detection and replacement. Goal: " + r["goal"] + ".",
+        "",
+    ]
+    return out
+
+
 def _find(node: Any, key: str) -> Iterator[Any]:
     """Yield every value stored under ``key`` anywhere in a nested JSON value."""
     if isinstance(node, dict):
@@ -862,6 +906,7 @@ def render(doc: dict[str, Any]) -> str:
         "audit_verify_1m": _audit_verify,
         "audit_overhead": _audit_overhead,
         "backup_vs_restic_borg": _backup,
+        "redaction_vs_presidio": _redaction,
     }
     for name, res in results.items():
         if "error" not in res and name in renderers:

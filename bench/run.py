@@ -9,7 +9,7 @@ reported with its error, the others still run, and the exit status is 1.
 Benchmarks (the JSON keys): ``envelope_seal_open_1k``, ``http_durable_writes``,
 ``http_reads``, ``rewrap_1m``, ``audit_appends``,
 ``audit_proofs_1m``, ``audit_verify_1m``, ``audit_overhead``,
-``backup_vs_restic_borg``.
+``backup_vs_restic_borg``, ``redaction_vs_presidio``.
 
 Example::
 
@@ -30,7 +30,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import audit, audit_verify, backup, envelope, reads, report, rewrap, writes
+from bench import (
+    audit,
+    audit_verify,
+    backup,
+    envelope,
+    reads,
+    redaction,
+    report,
+    rewrap,
+    writes,
+)
 from bench.machine import CPUPlan, cpu_plan, machine_info
 
 __all__ = ["BENCHMARKS", "main", "parse_args"]
@@ -47,7 +57,9 @@ BENCHMARKS: dict[str, Callable[[bool, CPUPlan], dict[str, Any]]] = {
     audit.NAME_PROOFS: lambda quick, _plan: audit.run_proofs(quick=quick),
     audit_verify.NAME: lambda quick, _plan: audit_verify.run(quick=quick),
     audit.NAME_OVERHEAD: lambda quick, _plan: audit.run_overhead(quick=quick),
+    redaction.NAME: lambda quick, _plan: redaction.run(quick=quick),
     backup.NAME: lambda quick, _plan: backup.run(quick=quick),
+    redaction.NAME: lambda quick, _plan: redaction.run(quick=quick),
 }
 """Every benchmark by name, in the order a full run executes them."""
 
