@@ -137,6 +137,10 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     """Origins allowed to call the API from a browser (none by default: CORS closed)."""
 
+    otel_endpoint: str | None = Field(default=None, pattern=r"^https?://")
+    """Export OpenTelemetry traces over OTLP/HTTP to this base URL (spans go to
+    ``/v1/traces``). ``OTEL_EXPORTER_OTLP_ENDPOINT`` does the same; unset, no tracing."""
+
     log_format: Literal["json", "console"] = "json"
     """Log renderer; ``console`` is friendlier in a terminal."""
 

@@ -21,6 +21,7 @@ import structlog
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from strongroom.observability import tracing
 from strongroom.observability.metrics import HTTP_DURATION, HTTP_REQUESTS
 
 __all__ = ["BodyLimit", "HttpMetrics", "RequestContext"]
@@ -183,6 +184,7 @@ class HttpMetrics:
             return
         started = time.perf_counter()
         status = 500
+        method = str(scope.get("method", ""))
 
         async def watch(message: Message) -> None:
             nonlocal status
@@ -190,10 +192,24 @@ class HttpMetrics:
                 status = int(message["status"])
             await send(message)
 
-        try:
-            await self.app(scope, receive, watch)
-        finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            method = str(scope.get("method", ""))
-            HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
-            HTTP_DURATION.labels(method=method, route=route).observe(time.perf_counter() - started)
+        headers = _headers(scope) if tracing.enabled() else {}
+        with tracing.server_span(
+            f"HTTP {method}", headers, **{"http.request.method": method}
+        ) as tr:
+            try:
+                await self.app(scope, receive, watch)
+            finally:
+                route = getattr(scope.get("route"), "path", None) or "unmatched"
+                HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
+                HTTP_DURATION.labels(method=method, route=route).observe(
+                    time.perf_counter() - started
+                )
+                if tr is not None:
+                    # Named after the template once routing has found it.
+                    tr.update_name(f"HTTP {method} {route}")
+                    tr.set_attribute("http.route", route)
+                    tr.set_attribute("http.response.status_code", status)
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}

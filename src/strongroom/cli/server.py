@@ -119,8 +119,9 @@ def server(
     import uvicorn
 
     from strongroom.api.app import create_app
-    from strongroom.observability import configure_logging
+    from strongroom.observability import configure_logging, tracing
 
+    tracing.configure_tracing(settings.otel_endpoint)
     dev_token = settings.dev_root_token
     configure_logging(
         fmt=settings.log_format,
@@ -139,3 +140,4 @@ def server(
         log_level=settings.log_level,
         log_config=None,
     )
+    tracing.shutdown()  # flush the spans still queued

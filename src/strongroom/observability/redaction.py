@@ -176,6 +176,24 @@ _DETECTORS: Final[list[tuple[re.Pattern[str], Callable[[str], str]]]] = [
     ),
     (re.compile(r"(?<![\w+])\+[1-9](?:[ .-]?\d){7,14}\b"), _fixed("phone")),
 ]
+# One necessary condition per detector above, in the same order: a substring
+# the match must contain, or a count of digits it must have.
+_GATES: Final[list[Callable[[str, int], bool]]] = [
+    lambda t, _d: "PRIVATE KEY" in t,
+    lambda t, _d: "strongroom_v1_" in t,
+    lambda t, _d: "eyJ" in t,
+    lambda t, _d: "earer" in t or "EARER" in t,
+    lambda t, _d: "gh" in t or "github_pat_" in t,
+    lambda t, _d: "AKIA" in t or "ASIA" in t,
+    lambda t, _d: "ccess_key" in t or "CCESS_KEY" in t,
+    lambda t, _d: "://" in t,
+    lambda t, _d: "@" in t,
+    lambda _t, d: d >= 6,
+    lambda _t, d: d >= 11,
+    lambda t, d: d >= 9 and "-" in t,
+    lambda _t, d: d >= 13,
+    lambda t, d: d >= 8 and "+" in t,
+]
 _IPV4: Final = re.compile(r"\b(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}\b")
 # Candidates only (``::`` compression makes a tight pattern unreadable);
 # ipaddress decides, so "12:30:45" stays.
@@ -209,10 +227,17 @@ class Redactor:
         """``text`` with every detected secret or personal value replaced."""
         if self._literals is not None:
             text = self._literals.sub("[redacted:token]", text)
-        for pattern, replace in _DETECTORS:
-            text = pattern.sub(_applying(replace), text)
-        text = _IPV4.sub(self._ip, text)
-        return _IPV6.sub(self._ip, text)
+        digits = sum(text.count(d) for d in "0123456789")
+        for (pattern, replace), gate in zip(_DETECTORS, _GATES, strict=True):
+            # A cheap necessary condition first: most lines hold no '@', no
+            # '+', no long digit run, and skip most expressions entirely.
+            if gate(text, digits):
+                text = pattern.sub(_applying(replace), text)
+        if digits >= 4 and "." in text:
+            text = _IPV4.sub(self._ip, text)
+        if ":" in text:
+            text = _IPV6.sub(self._ip, text)
+        return text
 
     def redact_value(self, value: Any) -> Any:
         """Redact strings inside ``value`` (nested dicts, lists and tuples too)."""

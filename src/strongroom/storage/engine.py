@@ -31,6 +31,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from strongroom.errors import StorageUnavailable
+from strongroom.observability.tracing import span
 from strongroom.storage.writer import GroupCommitWriter, WriteTx
 
 __all__ = ["Database"]
@@ -149,13 +150,15 @@ class Database:
     def write(self, op: Callable[[WriteTx], T]) -> T:
         """Run ``op`` through the group-commit writer and wait until it is durable."""
         hook = self.write_hook
-        result: T = self.writer.call(op if hook is None else hook(op))
+        with span("storage write"):
+            result: T = self.writer.call(op if hook is None else hook(op))
         return result
 
     async def awrite(self, op: Callable[[WriteTx], T]) -> T:
         """Async form of :meth:`write`."""
         hook = self.write_hook
-        result: T = await self.writer.run(op if hook is None else hook(op))
+        with span("storage write"):
+            result: T = await self.writer.run(op if hook is None else hook(op))
         return result
 
     def ping(self) -> bool:

@@ -66,6 +66,7 @@ from strongroom.ledger.merkle import (
     root_at,
 )
 from strongroom.observability.metrics import AUDIT_FAILURES, VAULT_OPERATIONS
+from strongroom.observability.tracing import span
 from strongroom.storage.audit import (
     AuditKeyRecord,
     AuditRepository,
@@ -209,13 +210,18 @@ def audited(
     operation is in the log whichever way it is reached.
     """
 
+    name = f"vault {event}"
+
     def decorate(
         fn: Callable[Concatenate[Any, Principal, str, str, P], T],
     ) -> Callable[Concatenate[Any, Principal, str, str, P], T]:
         def wrapper(
             self: Any, principal: Principal, mount: str, path: str, /, *a: P.args, **k: P.kwargs
         ) -> T:
-            with self._v.audit.operation(event, principal=principal, resource=f"{mount}/{path}"):
+            with (
+                span(name, **{"strongroom.event": str(event)}),
+                self._v.audit.operation(event, principal=principal, resource=f"{mount}/{path}"),
+            ):
                 return fn(self, principal, mount, path, *a, **k)
 
         functools.update_wrapper(wrapper, fn)
@@ -473,7 +479,8 @@ class AuditLog:
         written: callers must then return nothing.
         """
         try:
-            return self._v.db.writer.call(lambda tx: self.append_in(tx, event))
+            with span("ledger append", **{"strongroom.event": str(event.event)}):
+                return self._v.db.writer.call(lambda tx: self.append_in(tx, event))
         except StrongroomError as exc:
             AUDIT_FAILURES.inc()
             raise AuditUnavailable("the audit entry could not be written") from exc
@@ -481,7 +488,8 @@ class AuditLog:
     async def acommit(self, event: AuditEvent) -> Receipt:
         """Async form of :meth:`commit`."""
         try:
-            return await self._v.db.writer.run(lambda tx: self.append_in(tx, event))
+            with span("ledger append", **{"strongroom.event": str(event.event)}):
+                return await self._v.db.writer.run(lambda tx: self.append_in(tx, event))
         except StrongroomError as exc:
             AUDIT_FAILURES.inc()
             raise AuditUnavailable("the audit entry could not be written") from exc
@@ -526,13 +534,15 @@ class AuditLog:
             if frontier.size <= self._last_checkpoint:
                 return None
             cp = Checkpoint(origin, frontier.size, frontier.root())
+            trace = span("ledger checkpoint", **{"strongroom.ledger.size": frontier.size})
             rec = CheckpointRecord(
                 size=cp.size,
                 root_hash=cp.root_hash,
                 note=sign_checkpoint(cp, key=signer, name=origin),
                 created_at=self._clock(),
             )
-            self._v.db.writer.call(lambda tx: AuditRepository(tx.conn).add_checkpoint(rec))
+            with trace:
+                self._v.db.writer.call(lambda tx: AuditRepository(tx.conn).add_checkpoint(rec))
             self._last_checkpoint = rec.size
             return rec
 

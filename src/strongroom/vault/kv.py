@@ -34,6 +34,7 @@ from strongroom.errors import (
 )
 from strongroom.ledger.entry import Event
 from strongroom.observability.metrics import CRYPTO_OPERATIONS
+from strongroom.observability.tracing import span
 from strongroom.storage.models import RecordMetadata, RecordVersion
 from strongroom.storage.repositories import (
     KVRepository,
@@ -60,6 +61,7 @@ __all__ = [
 # Bound once: a labelled child costs a dict lookup per call otherwise.
 _SEALS = CRYPTO_OPERATIONS.labels(operation="seal")
 _OPENS = CRYPTO_OPERATIONS.labels(operation="open")
+_READ_SPAN = f"vault {Event.KV_RECORD_READ}"
 
 DEFAULT_MAX_VERSIONS = 10
 """Versions kept when neither the record nor its mount sets ``max_versions`` (as Vault)."""
@@ -223,7 +225,8 @@ class KVService:
         else:
             key, kek_version = kek, kek.version
         ctx = RecordContext(tenant, mount, path, version, key.key_class, _CONTENT_TYPE)
-        sealed = envelope.seal(plaintext, ctx, key)
+        with span("crypto seal"):
+            sealed = envelope.seal(plaintext, ctx, key)
         _SEALS.inc()
         after = meta.delete_version_after or m.delete_version_after
         repo.insert_version(
@@ -262,9 +265,12 @@ class KVService:
         :class:`~strongroom.errors.AuditUnavailable` and returns nothing.
         """
         path = validate_record_path(path)
-        with self._v.audit.operation(
-            Event.KV_RECORD_READ, principal=principal, resource=f"{mount}/{path}"
-        ) as scope:
+        with (
+            span(_READ_SPAN, **{"strongroom.event": str(Event.KV_RECORD_READ)}),
+            self._v.audit.operation(
+                Event.KV_RECORD_READ, principal=principal, resource=f"{mount}/{path}"
+            ) as scope,
+        ):
             result = self._get(principal, mount, path, version)
             note(version=result.info.version)
             self._v.audit.commit_scope(scope)
@@ -306,7 +312,8 @@ class KVService:
                 raise NotFound("nothing at this path")
             key = keyring.get(v.kek_version)
         ctx = RecordContext(principal.tenant, mount, path, v.version, key.key_class, v.content_type)
-        plaintext = envelope.open(SealedRecord(v.wrapped_dek, v.ciphertext), ctx, key)
+        with span("crypto open"):
+            plaintext = envelope.open(SealedRecord(v.wrapped_dek, v.ciphertext), ctx, key)
         _OPENS.inc()
         data = json.loads(plaintext)
         return ReadResult(data=data, info=_info(v), custom_metadata=custom)
