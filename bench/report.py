@@ -223,6 +223,20 @@ def _summary(results: dict[str, Any]) -> list[str]:
                 yes_no(rd["goal_met"]),
             ]
         )
+    ob = results.get("observability_overhead")
+    if ob and "error" not in ob:
+        rows.append(
+            [
+                "`observability_overhead`",
+                f"{fmt(ob['full_reads_per_second'], 'reads/s')} with metrics, access log, "
+                "redaction and rate limits (in process, ASGI)",
+                f"without them {fmt(ob['bare_reads_per_second'], 'reads/s')}",
+                f"overhead {fmt(ob['overhead_pct'])}% ({fmt(ob['per_request_cost_us'], 'µs')} "
+                "per request)",
+                ob["goal"],
+                yes_no(ob["goal_met"]),
+            ]
+        )
     for name, res in results.items():
         if "error" in res:
             rows.append([f"`{name}`", "failed: " + res["error"], "", "", "", "no"])
