@@ -29,7 +29,7 @@ from typing import Any
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from strongroom.api.problems import problem_body
+from strongroom.api.problems import send_problem
 from strongroom.errors import AuditUnavailable
 from strongroom.ledger.entry import Event, Outcome
 from strongroom.vault import Vault
@@ -228,7 +228,9 @@ class AuditTrail:
             except AuditUnavailable as exc:
                 # Fail-closed: the held response (and any plaintext in it) is dropped.
                 log.warning("audit entry could not be written (%s); answering 503", exc.slug)
-                await _send_unavailable(send, exc, ascope.request_id)
+                await send_problem(
+                    send, exc, request_id=ascope.request_id, headers=[(b"retry-after", b"5")]
+                )
                 return
         receipt = ascope.receipt
         headers = [(k, v) for k, v in headers if k != b"content-length"]
@@ -237,19 +239,3 @@ class AuditTrail:
         headers.append((_HASH_HEADER, base64.b64encode(receipt.leaf_hash)))
         await send({**start, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-
-
-async def _send_unavailable(send: Send, exc: AuditUnavailable, request_id: str) -> None:
-    body = json.dumps(problem_body(exc, request_id=request_id)).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 503,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", b"5"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -11,16 +11,16 @@ Example::
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import time
-from typing import Any
 
 import structlog
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from strongroom.api.problems import send_problem
+from strongroom.errors import PayloadTooLarge
 from strongroom.observability import tracing
 from strongroom.observability.metrics import HTTP_DURATION, HTTP_REQUESTS
 
@@ -42,18 +42,6 @@ class _TooLarge(StarletteHTTPException):
     # (it turns other exceptions into a 400) and the problem handler renders it.
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"the request body is larger than {limit} bytes")
-
-
-def _problem_413(limit: int, rid: str | None) -> bytes:
-    body: dict[str, Any] = {
-        "type": "urn:strongroom:problem:payload-too-large",
-        "title": "Payload too large",
-        "status": 413,
-        "detail": f"the request body is larger than {limit} bytes",
-    }
-    if rid:
-        body["request_id"] = rid
-    return json.dumps(body).encode()
 
 
 class RequestContext:
@@ -98,7 +86,7 @@ class RequestContext:
                 _access.info(
                     "request",
                     method=scope.get("method"),
-                    route=getattr(scope.get("route"), "path", None) or "unmatched",
+                    route=_route(scope),
                     status=status,
                     duration_ms=round((time.perf_counter() - started) * 1000, 3),
                 )
@@ -151,18 +139,8 @@ class BodyLimit:
                 await self._reject(send, rid)
 
     async def _reject(self, send: Send, rid: str | None) -> None:
-        body = _problem_413(self.limit, rid)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        err = PayloadTooLarge(f"the request body is larger than {self.limit} bytes")
+        await send_problem(send, err, request_id=rid)
 
 
 class HttpMetrics:
@@ -199,7 +177,7 @@ class HttpMetrics:
             try:
                 await self.app(scope, receive, watch)
             finally:
-                route = getattr(scope.get("route"), "path", None) or "unmatched"
+                route = _route(scope)
                 HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
                 HTTP_DURATION.labels(method=method, route=route).observe(
                     time.perf_counter() - started
@@ -209,6 +187,11 @@ class HttpMetrics:
                     tr.update_name(f"HTTP {method} {route}")
                     tr.set_attribute("http.route", route)
                     tr.set_attribute("http.response.status_code", status)
+
+
+def _route(scope: Scope) -> str:
+    """The template of the route that took the request (``unmatched`` if none)."""
+    return getattr(scope.get("route"), "path", None) or "unmatched"
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -15,19 +15,28 @@ Example::
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from strongroom.errors import StrongroomError
 from strongroom.ledger.entry import Outcome
 from strongroom.vault.audit import current_scope, outcome_of
 
-__all__ = ["PROBLEM_TYPE_BASE", "install_problem_handlers", "problem_body", "problem_response"]
+__all__ = [
+    "PROBLEM_TYPE_BASE",
+    "install_problem_handlers",
+    "problem_body",
+    "problem_response",
+    "send_problem",
+]
 
 log = logging.getLogger("strongroom.api")
 
@@ -60,6 +69,29 @@ def problem_body(err: StrongroomError, *, request_id: str | None) -> dict[str, A
     if request_id:
         body["request_id"] = request_id
     return body
+
+
+async def send_problem(
+    send: Send,
+    err: StrongroomError,
+    *,
+    request_id: str | None,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
+    """Answer ``err`` as a problem document straight from ASGI middleware (no route ran)."""
+    body = json.dumps(problem_body(err, request_id=request_id)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": err.status_code,
+            "headers": [
+                (b"content-type", _MEDIA.encode()),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def problem_response(

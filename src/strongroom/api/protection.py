@@ -33,13 +33,12 @@ Example::
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
@@ -49,7 +48,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from strongroom.api.audit import UNAUDITED_PATHS
 from strongroom.api.deps import token_from_headers
-from strongroom.api.problems import problem_body
+from strongroom.api.problems import send_problem
 from strongroom.config import Settings
 from strongroom.errors import RateLimited
 from strongroom.ledger.entry import AuditEvent, Event, Outcome
@@ -210,7 +209,13 @@ class Throttle:
         refusal = await self.guard.check(ip, token)
         if refusal is not None:
             RATE_LIMITED.labels(scope=refusal.scope).inc()
-            await _refuse(send, refusal, str(scope.get("state", {}).get("request_id", "")))
+            err = RateLimited(refusal.detail, retry_after=refusal.retry_after)
+            await send_problem(
+                send,
+                err,
+                request_id=str(scope.get("state", {}).get("request_id", "")) or None,
+                headers=[(b"retry-after", str(refusal.retry_after).encode())],
+            )
             return
         status = 0
 
@@ -251,16 +256,3 @@ def _is_failure(scope: Scope, status: int) -> bool:
     if status == 401:
         return True
     return scope.get("method") == "POST" and scope.get("path") == _UNSEAL and status in (400, 403)
-
-
-async def _refuse(send: Send, refusal: Refusal, request_id: str) -> None:
-    err = RateLimited(refusal.detail, retry_after=refusal.retry_after)
-    body = json.dumps(problem_body(err, request_id=request_id or None)).encode()
-    headers: list[tuple[bytes, bytes]] = [
-        (b"content-type", b"application/problem+json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"retry-after", str(refusal.retry_after).encode()),
-    ]
-    message: dict[str, Any] = {"type": "http.response.start", "status": 429, "headers": headers}
-    await send(message)
-    await send({"type": "http.response.body", "body": body})
