@@ -30,9 +30,19 @@ from strongroom.backup.manifest import Manifest
 from strongroom.backup.repository import Repository
 from strongroom.ledger.bundle import Bundle, TrustedState, verify_bundle
 
-__all__ = ["LogCheck", "LogProblem", "check_against_log"]
+__all__ = ["LogCheck", "LogProblem", "check_against_log", "logged_details"]
 
 _MARK = b'"event":"sys:backup:create"'
+
+
+def logged_details(manifest: Manifest) -> dict[str, Any]:
+    """What a ``sys:backup:create`` entry must carry for :func:`check_against_log` to find it."""
+    return {
+        "snapshot": manifest.snapshot_id,
+        "manifest_root": manifest.root,
+        "ledger_size": manifest.meta.get("ledger_size"),
+        "repository": manifest.meta.get("repository"),
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from tests.unit.backup.conftest import BUCKET, REGION, aws_env, moto_s3  # noqa: F401 - fixtures
 
 from strongroom.backup import LocalTarget, Manifest, Repository, S3Target, Target
-from strongroom.backup.log_check import check_against_log
+from strongroom.backup.log_check import check_against_log, logged_details
 from strongroom.backup.restore import RestorePoint, restore_database
 from strongroom.backup.vault_snapshot import backup_database, backup_key_for, root_from_shares
 from strongroom.config import Settings
@@ -83,12 +83,7 @@ def _logged_backup(vault: Vault, target: Target) -> Manifest:
             resource="sys/backups",
             outcome=Outcome.ALLOWED,
             request_id=f"test-{manifest.snapshot_id[:12]}",
-            details={
-                "snapshot": manifest.snapshot_id,
-                "manifest_root": manifest.root,
-                "ledger_size": manifest.meta["ledger_size"],
-                "repository": manifest.meta["repository"],
-            },
+            details=logged_details(manifest),
         )
     )
     return manifest

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from strongroom.api.deps import CurrentPrincipal, VaultDep, common_responses
 from strongroom.backup import Manifest, Repository, Target, open_target
 from strongroom.backup.jobs import BackupJob, BackupJobs
+from strongroom.backup.log_check import logged_details
 from strongroom.backup.schedule import BackupScheduler
 from strongroom.backup.vault_snapshot import backup_database, estimate_export_size
 from strongroom.crypto import Keyring
@@ -89,12 +90,7 @@ def create(
     manifest = backup_database(vault.db, _open(vault, url), keyring=vault.seal.keyring())
     # The log vouches for this snapshot: `backup verify --audit-bundle` finds
     # it here by repository id, and notices if it is later deleted.
-    note(
-        snapshot=manifest.snapshot_id,
-        manifest_root=manifest.root,
-        ledger_size=manifest.meta.get("ledger_size"),
-        repository=manifest.meta.get("repository"),
-    )
+    note(**logged_details(manifest))
     return _summary(manifest, url)
 
 
@@ -152,13 +148,7 @@ def start_job(
                 outcome=Outcome.ALLOWED,
                 request_id=f"job-{job.job_id}",
                 policy_version=principal.policy_version or None,
-                details={
-                    "snapshot": manifest.snapshot_id,
-                    "manifest_root": manifest.root,
-                    "ledger_size": manifest.meta.get("ledger_size"),
-                    "repository": manifest.meta.get("repository"),
-                    "job": job.job_id,
-                },
+                details={**logged_details(manifest), "job": job.job_id},
             )
         )
 
@@ -196,13 +186,7 @@ def scheduler_for(vault: Vault) -> BackupScheduler | None:
                 resource="sys/backups",
                 outcome=Outcome.ALLOWED,
                 request_id=f"schedule-{manifest.snapshot_id[:16]}",
-                details={
-                    "snapshot": manifest.snapshot_id,
-                    "manifest_root": manifest.root,
-                    "ledger_size": manifest.meta.get("ledger_size"),
-                    "repository": manifest.meta.get("repository"),
-                    "scheduled": True,
-                },
+                details={**logged_details(manifest), "scheduled": True},
             )
         )
 
