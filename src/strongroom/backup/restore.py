@@ -183,11 +183,7 @@ def plan_restore(
     several; ``index_at_time`` maps a time to the newest entry at or before
     it (from the log being restored).
     """
-    if point.snapshot_id is not None:
-        chosen = next((m for m in manifests if m.snapshot_id == point.snapshot_id), None)
-        if chosen is None:
-            raise NotFound(f"no snapshot {point.snapshot_id}")
-        anchor = chosen
+    anchor = _anchor(manifests, point) or anchor
     family = _same_log(manifests, anchor)
     if not family:
         raise NotFound("the repository has no snapshot")
@@ -340,10 +336,10 @@ def restore_database(
     """
     repo = Repository.open(target)
     manifests = repo.list_snapshots()
-    anchor_m = repo.get_snapshot(anchor) if anchor is not None else None
+    anchor_m = repo.get_snapshot(anchor) if anchor is not None else _anchor(manifests, point)
     # The log comes first: a time is mapped to an index through it. Plan with
     # an index-free point to find the log snapshot, then again for real.
-    log = plan_restore(manifests, RestorePoint(), anchor=anchor_m or _anchor(manifests, point)).log
+    log = plan_restore(manifests, RestorePoint(), anchor=anchor_m).log
     db = Database.from_url(database_url)
     try:
         db.migrate()
@@ -366,7 +362,7 @@ def restore_database(
             plan = plan_restore(
                 manifests,
                 point,
-                anchor=anchor_m or _anchor(manifests, point) or log,
+                anchor=anchor_m or log,
                 index_at_time=_index_at_time(conn),
             )
             _check_revision(plan.base, revision)
