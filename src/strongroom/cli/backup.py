@@ -86,10 +86,8 @@ def create(
 _POLL_S = 0.5
 
 
-def _follow(client: Any, job: dict[str, Any], fmt: OutputFormat) -> dict[str, Any]:
-    """Poll the job until it ends, drawing progress; return its last state."""
-    import time
-
+def _bytes_bar(label: str) -> Any:
+    """A Rich progress bar of bytes, rate and ETA on stderr (drawn only on a terminal)."""
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -98,6 +96,21 @@ def _follow(client: Any, job: dict[str, Any], fmt: OutputFormat) -> dict[str, An
         TimeRemainingColumn,
         TransferSpeedColumn,
     )
+
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console(),
+        disable=not sys.stderr.isatty(),
+    )
+
+
+def _follow(client: Any, job: dict[str, Any], fmt: OutputFormat) -> dict[str, Any]:
+    """Poll the job until it ends, drawing progress; return its last state."""
+    import time
 
     path = f"/v1/sys/backups/jobs/{job['job_id']}"
     if fmt is OutputFormat.JSON:
@@ -118,15 +131,7 @@ def _follow(client: Any, job: dict[str, Any], fmt: OutputFormat) -> dict[str, An
                 return job
             time.sleep(_POLL_S)
             job = client.get(path)
-    with Progress(
-        TextColumn("backup"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=err_console(),
-        disable=not sys.stderr.isatty(),
-    ) as bar:
+    with _bytes_bar("backup") as bar:
         task = bar.add_task("backup", total=job["bytes_estimate"] or None)
         while job["state"] == "running":
             done, estimate = job["bytes_done"], job["bytes_estimate"]
@@ -265,15 +270,6 @@ def verify(
 
 def _restore_with_progress(restore: Any, fmt: OutputFormat, **kwargs: Any) -> Any:
     """Run ``restore`` with a Rich bar on a terminal, or JSON-line updates with ``-f json``."""
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
     if fmt is OutputFormat.JSON:
         last = -1
 
@@ -289,15 +285,7 @@ def _restore_with_progress(restore: Any, fmt: OutputFormat, **kwargs: Any) -> An
                 sys.stdout.flush()
 
         return restore(progress=emit, **kwargs)
-    with Progress(
-        TextColumn("restore"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=err_console(),
-        disable=not sys.stderr.isatty(),
-    ) as bar:
+    with _bytes_bar("restore") as bar:
         task = bar.add_task("restore", total=None)
         return restore(
             progress=lambda done, total: bar.update(task, completed=done, total=total),
