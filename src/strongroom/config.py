@@ -141,6 +141,57 @@ class Settings(BaseSettings):
     """Export OpenTelemetry traces over OTLP/HTTP to this base URL (spans go to
     ``/v1/traces``). ``OTEL_EXPORTER_OTLP_ENDPOINT`` does the same; unset, no tracing."""
 
+    monitor_enabled: bool = True
+    """Run the security monitor over the audit log while unsealed (docs/monitoring.md)."""
+
+    monitor_webhooks: list[str] = Field(default_factory=list)
+    """URLs each alert is POSTed to as JSON, signed in ``Strongroom-Signature``."""
+
+    monitor_webhook_secret: SecretStr | None = None
+    """Key of the webhooks' HMAC-SHA256 signature (required when webhooks are set)."""
+
+    monitor_warmup_entries: int = Field(default=200_000, ge=0)
+    """Newest audit entries the monitor learns from when it starts (no alerts for them),
+    so baselines survive a restart."""
+
+    monitor_brute_force_failures: int = Field(default=8, ge=1)
+    """Failed authentications from one client (or against one principal) that raise
+    a ``brute_force`` alert."""
+
+    monitor_brute_force_window_s: float = Field(default=600.0, gt=0)
+    """The window they are counted in."""
+
+    monitor_enumeration_paths: int = Field(default=15, ge=1)
+    """Distinct paths answered 404/403 to one principal or client that raise an
+    ``enumeration`` alert."""
+
+    monitor_enumeration_window_s: float = Field(default=300.0, gt=0)
+    """The window they are counted in."""
+
+    monitor_exfiltration_factor: float = Field(default=4.0, gt=1.0)
+    """How many times its own busiest usual window a principal must read for an
+    ``exfiltration`` alert."""
+
+    monitor_exfiltration_min_reads: int = Field(default=60, ge=1)
+    """Reads in a window below which no ``exfiltration`` alert is raised."""
+
+    monitor_unusual_min_events: int = Field(default=300, ge=1)
+    """Requests a principal must have made before a new network or hour is unusual."""
+
+    monitor_off_hours_share: float = Field(default=0.002, ge=0.0, le=1.0)
+    """An hour of day (with its neighbours) holding less than this share of a
+    principal's history is off-hours for it."""
+
+    monitor_anomaly_min_windows: int = Field(default=2000, ge=100)
+    """Per-principal windows of history before the IsolationForest is trained."""
+
+    monitor_anomaly_score: float = Field(default=0.62, gt=0.5, lt=1.0)
+    """Isolation Forest anomaly score above which a window is anomalous."""
+
+    monitor_cooldown_s: float = Field(default=4 * 3600.0, ge=0)
+    """After an alert, the same kind for the same subject stays quiet until this
+    long has passed without a repeat."""
+
     log_format: Literal["json", "console"] = "json"
     """Log renderer; ``console`` is friendlier in a terminal."""
 
@@ -151,6 +202,8 @@ class Settings(BaseSettings):
     def _refuse_dev_secrets_outside_dev(self) -> Settings:
         if self.dev_root_token is not None and not self.dev:
             raise ValueError("dev_root_token is only allowed in dev mode")
+        if self.monitor_webhooks and self.monitor_webhook_secret is None:
+            raise ValueError("monitor_webhooks need monitor_webhook_secret to sign alerts")
         if self.kek_rotate_after >= 2**32:
             raise ValueError("kek_rotate_after must stay below 2^32 (NIST SP 800-38D)")
         return self
