@@ -83,6 +83,10 @@ EVENTS: dict[tuple[str, str], Event] = {
     ("POST", "/v1/sys/keys/rewrap"): E.SYS_KEYS_REWRAP,
     ("POST", "/v1/sys/keys/retire"): E.SYS_KEYS_RETIRE,
     ("GET", "/v1/sys/metrics"): E.SYS_METRICS_READ,
+    # The security monitor.
+    ("GET", "/v1/sys/monitor/alerts"): E.MONITOR_ALERT_LIST,
+    ("GET", "/v1/sys/monitor/alerts/{alert_id}"): E.MONITOR_ALERT_LIST,
+    ("POST", "/v1/sys/monitor/alerts/{alert_id}/ack"): E.MONITOR_ALERT_ACK,
     # Backups.
     ("POST", "/v1/sys/backups"): E.SYS_BACKUP_CREATE,
     ("GET", "/v1/sys/backups"): E.SYS_BACKUP_LIST,
@@ -197,9 +201,11 @@ class AuditTrail:
             return
         audit = self.vault.audit
         client = scope.get("client")
+        address = client[0] if client else None
         ascope = AuditScope(
             request_id=str(scope.get("state", {}).get("request_id", "")),
-            client=audit.client_ref(client[0] if client else None),
+            client=audit.client_ref(address),
+            network=audit.network_ref(address),
         )
         start: Message | None = None
         chunks: list[bytes] = []

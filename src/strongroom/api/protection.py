@@ -243,6 +243,7 @@ class Throttle:
             request_id=str(scope.get("state", {}).get("request_id", "")),
             reason="too-many-failures",
             client=audit.client_ref(ip),
+            network=audit.network_ref(ip),
             details={"seconds": seconds},
         )
         try:

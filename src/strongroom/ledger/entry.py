@@ -99,6 +99,10 @@ class Event(enum.StrEnum):
     AUDIT_ENTRIES_READ = "audit:entries:read"
     AUDIT_PROOF_READ = "audit:proof:read"
     AUDIT_LOG_SEARCH = "audit:log:search"
+    # The security monitor: an alert raised, the alerts listed, one acknowledged.
+    MONITOR_ALERT_RAISE = "monitor:alert:raise"
+    MONITOR_ALERT_LIST = "monitor:alert:list"
+    MONITOR_ALERT_ACK = "monitor:alert:ack"
     # A request no route could take (unknown path, wrong method).
     HTTP_REQUEST_REJECT = "http:request:reject"
 
@@ -182,9 +186,10 @@ class AuditEvent:
     """What happened, before it has a place in the log (``seq``) and a time.
 
     ``principal`` is a token accessor (never the token), ``client`` a keyed
-    hash of the client address, ``details`` small non-secret facts (a version
-    number, a count); the caller guarantees no secret or personal value is in
-    any field.
+    hash of the client address, ``network`` a keyed hash of its network
+    (the /24 of an IPv4 address, the /48 of an IPv6 one), ``details``
+    small non-secret facts (a version number, a count); the caller
+    guarantees no secret or personal value is in any field.
     """
 
     event: Event
@@ -196,6 +201,7 @@ class AuditEvent:
     reason: str | None = None
     policy_version: str | None = None
     client: str | None = None
+    network: str | None = None
     details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def canonical(self, *, seq: int, time_ns: int) -> bytes:
@@ -218,4 +224,6 @@ class AuditEvent:
             obj["policy_version"] = self.policy_version
         if self.client is not None:
             obj["client"] = self.client
+        if self.network is not None:
+            obj["network"] = self.network
         return canonical(obj)

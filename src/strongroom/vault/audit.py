@@ -30,8 +30,10 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
+import ipaddress
 import logging
 import threading
 import time
@@ -124,6 +126,7 @@ class AuditScope:
 
     request_id: str
     client: str | None = None
+    network: str | None = None
     event: Event | None = None
     resource: str = ""
     principal: str = "anonymous"
@@ -157,6 +160,7 @@ class AuditScope:
             reason=reason,
             policy_version=self.policy_version,
             client=self.client,
+            network=self.network,
             details=dict(self.details),
         )
 
@@ -243,6 +247,8 @@ class AuditLog:
         # checkpoint_now() would otherwise both sign and store the same size.
         self._checkpoint_lock = threading.Lock()
         self._client_index: BlindIndex | None = None
+        self._network_index: BlindIndex | None = None
+        self._listeners: list[Callable[[bytes], None]] = []
         self._signer: SigningKey | None = None
         self._verifier: VerifyKey | None = None
         self._origin: str | None = None
@@ -299,6 +305,7 @@ class AuditLog:
     def on_unseal(self, root: RootKey) -> None:
         """Unwrap (or create) the checkpoint signing key and start the checkpointer."""
         self._client_index = BlindIndex(root.derive("ip-hmac"), field="client-address")
+        self._network_index = BlindIndex(root.derive("ip-hmac"), field="client-network")
         with self._v.db.read() as conn:
             rec = AuditRepository(conn).signing_key()
         if rec is None:
@@ -360,6 +367,7 @@ class AuditLog:
     def on_seal(self) -> None:
         """Forget the keys; checkpoints pause until the next unseal."""
         self._client_index = None
+        self._network_index = None
         self._signer = None
 
     # -- scopes -------------------------------------------------------------
@@ -370,6 +378,32 @@ class AuditLog:
         if index is None or not address:
             return None
         return index.compute(address).hex()[:32]
+
+    def network_ref(self, address: str | None) -> str | None:
+        """A keyed hash of the client's network (/24 or /48), for "new network" detection.
+
+        The network is hashed separately from the address, so neither hash
+        reveals the other and the log still holds no address.
+        """
+        index = self._network_index
+        if index is None or not address:
+            return None
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return None
+        prefix = 24 if ip.version == 4 else 48
+        net = ipaddress.ip_network(f"{ip}/{prefix}", strict=False)
+        return index.compute(str(net)).hex()[:32]
+
+    def subscribe(self, listener: Callable[[bytes], None]) -> None:
+        """Call ``listener`` with each entry's bytes once durable (it must not block)."""
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[bytes], None]) -> None:
+        """Stop calling ``listener``."""
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
 
     @contextmanager
     def operation(
@@ -467,6 +501,8 @@ class AuditLog:
                     self._committed = after
             if self._sinks is not None:
                 self._sinks.put(raw)
+            for listener in self._listeners:
+                listener(raw)
 
         tx.on_rollback(undo)
         tx.after_commit(durable)
