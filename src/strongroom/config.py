@@ -30,6 +30,9 @@ def default_data_dir() -> Path:
     return Path(base) / "strongroom"
 
 
+# host:port, or [v6]:port.
+_HOST_PORT = r"^(\[[0-9a-fA-F:.]+\]|[^:\s]*):[0-9]{1,5}$"
+
 # limits' rate syntax: "100/second", "5/minute", "10/10 seconds"; empty disables.
 _RATE = r"^$|^[0-9]+ *(/|per) *([0-9]+ *)?(second|minute|hour|day)s?$"
 
@@ -140,6 +143,12 @@ class Settings(BaseSettings):
     otel_endpoint: str | None = Field(default=None, pattern=r"^https?://")
     """Export OpenTelemetry traces over OTLP/HTTP to this base URL (spans go to
     ``/v1/traces``). ``OTEL_EXPORTER_OTLP_ENDPOINT`` does the same; unset, no tracing."""
+
+    metrics_listen: str | None = Field(
+        default=None, pattern=r"^(\[[0-9a-fA-F:.]+\]|[^:\s]*):[0-9]{1,5}$"
+    )
+    """Also serve ``/metrics`` without a token on this ``host:port`` (unset: only the
+    authenticated ``/v1/sys/metrics``). Bind it to an internal interface."""
 
     monitor_enabled: bool = True
     """Run the security monitor over the audit log while unsealed (docs/monitoring.md)."""

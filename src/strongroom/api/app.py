@@ -25,10 +25,12 @@ from prometheus_client import CollectorRegistry
 
 from strongroom import __version__
 from strongroom.api.audit import EVENTS, AuditTrail, audit_route
+from strongroom.api.metrics_listener import MetricsListener
 from strongroom.api.middleware import BodyLimit, HttpMetrics, RequestContext
+from strongroom.api.monitoring import AlertBook, start_monitor, stop_monitor
 from strongroom.api.problems import install_problem_handlers
 from strongroom.api.protection import Guard, Throttle
-from strongroom.api.routes import audit, auth, backup, kv, sys
+from strongroom.api.routes import audit, auth, backup, kv, monitor, sys
 from strongroom.api.schemas import Problem
 from strongroom.backup.jobs import BackupJobs
 from strongroom.config import Settings
@@ -54,7 +56,8 @@ _PUBLIC_PATHS = (
 
 def _wire(app: FastAPI, settings: Settings, vault: Vault) -> None:
     """Routers, then middleware: the last added is the outermost."""
-    for router in (sys.probes, sys.router, auth.router, audit.router, backup.router, kv.router):
+    routers = (sys.probes, sys.router, auth.router, audit.router, backup.router, monitor.router)
+    for router in (*routers, kv.router):
         app.include_router(router)
     # From the inside out: the body cap, the audit trail (so a 413 is
     # audited too), rate limits, request ids and security headers, CORS when
@@ -76,6 +79,32 @@ def _wire(app: FastAPI, settings: Settings, vault: Vault) -> None:
     app.add_middleware(HttpMetrics)
 
 
+@asynccontextmanager
+async def _background(app: FastAPI, settings: Settings, vault: Vault) -> AsyncIterator[None]:
+    """The threads that run beside the API: scheduled backups, the monitor, the metrics
+    listener; stopped in reverse order."""
+    scheduler = backup.scheduler_for(vault)
+    app.state.backup_scheduler = scheduler
+    app.state.backup_jobs = jobs = BackupJobs()
+    if scheduler is not None:
+        scheduler.start()
+    watcher = await anyio.to_thread.run_sync(start_monitor, settings, vault)
+    app.state.monitor = watcher
+    listener = None
+    if settings.metrics_listen:
+        listener = MetricsListener(settings.metrics_listen, app.state.metrics_registry)
+        listener.start()
+    try:
+        yield
+    finally:
+        if listener is not None:
+            await anyio.to_thread.run_sync(listener.stop)
+        await anyio.to_thread.run_sync(stop_monitor, vault, watcher)
+        if scheduler is not None:
+            await anyio.to_thread.run_sync(scheduler.stop)
+        await anyio.to_thread.run_sync(jobs.close)
+
+
 def create_app(settings: Settings, *, vault: Vault | None = None, eager: bool = False) -> FastAPI:
     """Build the app around ``vault`` (or a new one, closed on shutdown).
 
@@ -92,17 +121,10 @@ def create_app(settings: Settings, *, vault: Vault | None = None, eager: bool = 
         anyio.to_thread.current_default_thread_limiter().total_tokens = _WORKER_THREADS
         if owned and not eager:
             await anyio.to_thread.run_sync(the_vault.open)
-        scheduler = backup.scheduler_for(the_vault)
-        app.state.backup_scheduler = scheduler
-        app.state.backup_jobs = jobs = BackupJobs()
-        if scheduler is not None:
-            scheduler.start()
         try:
-            yield
+            async with _background(app, settings, the_vault):
+                yield
         finally:
-            if scheduler is not None:
-                await anyio.to_thread.run_sync(scheduler.stop)
-            await anyio.to_thread.run_sync(jobs.close)
             if owned:
                 await anyio.to_thread.run_sync(the_vault.close)
 
@@ -116,6 +138,8 @@ def create_app(settings: Settings, *, vault: Vault | None = None, eager: bool = 
         dependencies=[Depends(audit_route)],
     )
     app.state.vault = the_vault
+    app.state.alert_book = AlertBook(the_vault)
+    app.state.monitor = None
     # The vault's state gauges, read at scrape time; one registry per app,
     # so that several apps in one process (tests) do not collide.
     app.state.metrics_registry = registry = CollectorRegistry(auto_describe=True)

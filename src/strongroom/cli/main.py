@@ -22,7 +22,19 @@ from typing import Annotated
 import typer
 
 from strongroom import __version__
-from strongroom.cli import audit, backup, keys, kv, mount, operator, policy, server, tenant, token
+from strongroom.cli import (
+    audit,
+    backup,
+    keys,
+    kv,
+    monitor,
+    mount,
+    operator,
+    policy,
+    server,
+    tenant,
+    token,
+)
 from strongroom.cli.output import OutputFormat
 from strongroom.errors import StrongroomError
 
@@ -47,6 +59,7 @@ app.add_typer(mount.app, name="mount")
 app.add_typer(tenant.app, name="tenant")
 app.add_typer(audit.app, name="audit")
 app.add_typer(backup.app, name="backup")
+app.add_typer(monitor.app, name="monitor")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 

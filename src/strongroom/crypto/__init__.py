@@ -53,11 +53,13 @@ from strongroom.crypto.token import (
     looks_like_token,
     token_hash,
 )
+from strongroom.crypto.webhook_signature import SIGNATURE_HEADER, sign_webhook, verify_webhook
 
 __all__ = [
     "DEFAULT_ROTATE_AFTER",
     "KEK",
     "NIST_GCM_RANDOM_NONCE_LIMIT",
+    "SIGNATURE_HEADER",
     "TOKEN_PREFIX",
     "Argon2Params",
     "BackupKey",
@@ -88,8 +90,10 @@ __all__ = [
     "rewrap_many",
     "seal",
     "seal_signing_key",
+    "sign_webhook",
     "split",
     "token_hash",
     "unseal_signing_key",
+    "verify_webhook",
     "wrapped_kek_version",
 ]

@@ -42,6 +42,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 __all__ = [
+    "ALERTS",
+    "ALERT_DELIVERIES",
     "AUDIT_FAILURES",
     "BACKUPS",
     "BACKUP_LAST_DURATION",
@@ -50,6 +52,7 @@ __all__ = [
     "HTTP_DURATION",
     "HTTP_REQUESTS",
     "LOCKOUTS",
+    "MONITOR_DROPPED",
     "RATE_LIMITED",
     "RATE_LIMIT_ERRORS",
     "REGISTRY",
@@ -118,6 +121,30 @@ LOCKOUTS: Final = Counter(
 RATE_LIMIT_ERRORS: Final = Counter(
     "strongroom_rate_limit_errors",
     "Requests let through because the rate-limit store (Redis) could not be reached.",
+    registry=REGISTRY,
+)
+
+# -- security monitor -----------------------------------------------------------
+
+ALERTS: Final = Counter(
+    "strongroom_alerts",
+    "Alerts the security monitor raised, by kind.",
+    ["kind"],
+    registry=REGISTRY,
+)
+for _kind in ("brute_force", "enumeration", "exfiltration", "unusual_access", "anomaly"):
+    ALERTS.labels(kind=_kind)
+ALERT_DELIVERIES: Final = Counter(
+    "strongroom_alert_webhook_deliveries",
+    "Alert webhook deliveries, by outcome: delivered, retried (one failed attempt), failed.",
+    ["outcome"],
+    registry=REGISTRY,
+)
+for _outcome in ("delivered", "retried", "failed"):
+    ALERT_DELIVERIES.labels(outcome=_outcome)
+MONITOR_DROPPED: Final = Counter(
+    "strongroom_monitor_dropped_entries",
+    "Audit entries the monitor could not keep up with (its queue was full).",
     registry=REGISTRY,
 )
 

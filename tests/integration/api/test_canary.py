@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,7 +40,13 @@ CANARIES = [SECRET, BAD_TOKEN, ROOT, *PII.values()]
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     srv = start_server(
         tmp_path_factory.mktemp("canary") / "data",
-        env={"STRONGROOM_LOG_LEVEL": "debug", "STRONGROOM_LOCKOUT_THRESHOLD": "0"},
+        env={
+            "STRONGROOM_LOG_LEVEL": "debug",
+            "STRONGROOM_LOCKOUT_THRESHOLD": "0",
+            # One failure is an alert: the alert, its log line and its
+            # listing must be as clean as everything else.
+            "STRONGROOM_MONITOR_BRUTE_FORCE_FAILURES": "1",
+        },
     )
     yield srv
     srv.stop()
@@ -71,6 +78,10 @@ def test_canaries_never_leak(server: LiveServer, tmp_path: Path) -> None:
             ("GET", f"/v1/no-such-route/{SECRET}", {}),
             ("POST", "/v1/sys/unseal", {"json": {"key": SECRET}}),
             ("POST", "/v1/auth/token/create", {"json": {"policies": [SECRET], "ttl": "x"}}),
+            ("GET", f"/v1/sys/monitor/alerts?kind={SECRET}", {}),
+            ("GET", f"/v1/sys/monitor/alerts/{PII['ssn']}", {}),
+            ("POST", "/v1/sys/monitor/alerts/1/ack", {"json": {"disposition": SECRET}}),
+            ("POST", f"/v1/sys/monitor/alerts/{PII['card']}/ack", {"json": {}}),
             (
                 "PUT",
                 "/v1/secret/data/big",
@@ -85,6 +96,14 @@ def test_canaries_never_leak(server: LiveServer, tmp_path: Path) -> None:
         assert r.status_code == 401
         errors.append(r.text + json.dumps(dict(r.headers)))
         metrics = c.get("/v1/sys/metrics").text
+        deadline = time.monotonic() + 10
+        while True:
+            alerts = c.get("/v1/sys/monitor/alerts", params={"status": "all"})
+            assert alerts.status_code == 200, alerts.text
+            if alerts.json()["alerts"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert alerts.json()["alerts"], "the bad token raised no alert"
 
     # The CLI, as a user runs it: a write, a read, and its error paths.
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
@@ -109,6 +128,8 @@ def test_canaries_never_leak(server: LiveServer, tmp_path: Path) -> None:
         run("kv", "put", "secret/canary/cli", "--cas", "99", f"s={SECRET}"),
         run("policy", "write", "canary", str(tmp_path / "missing.json")),
         run("kv", "get", f"secret/{SECRET}"),
+        run("monitor", "ack", "999999", token=BAD_TOKEN),
+        run("monitor", "alerts", "--kind", SECRET),
     ]
     for p in cli_errors:
         assert p.returncode != 0 and "Traceback" not in p.stderr, p.stderr
@@ -116,6 +137,7 @@ def test_canaries_never_leak(server: LiveServer, tmp_path: Path) -> None:
 
     _assert_clean("an error body", "\n".join(errors))
     _assert_clean("the metrics", metrics)
+    _assert_clean("the alerts", alerts.text)
     log = server.log.read_text()
     assert log.strip(), "the server logged nothing at debug level"
     _assert_clean("the server log", log)

@@ -1,0 +1,166 @@
+"""The monitor's runtime: the webhook sender (real HTTP) and the service thread."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from strongroom.crypto import SIGNATURE_HEADER, verify_webhook
+from strongroom.ledger.entry import AuditEvent, Event, Outcome
+from strongroom.monitor import Alert, Thresholds
+from strongroom.monitor.service import MonitorService
+from strongroom.monitor.webhook import WebhookSender
+
+KEY = b"k" * 32
+
+
+class Hook:
+    """A real HTTP endpoint answering a scripted list of statuses."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = statuses
+        self.got: list[tuple[dict[str, str], bytes]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.got.append((dict(self.headers), body))
+                status = outer.statuses.pop(0) if outer.statuses else 200
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/h"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def hook() -> Iterator[Any]:
+    made: list[Hook] = []
+
+    def make(statuses: list[int]) -> Hook:
+        h = Hook(statuses)
+        made.append(h)
+        return h
+
+    yield make
+    for h in made:
+        h.httpd.shutdown()
+        h.httpd.server_close()
+
+
+class TestWebhookSender:
+    def test_retries_with_doubling_delays_then_delivers(self, hook: Any) -> None:
+        h = hook([503, 429, 200])
+        delays: list[float] = []
+        sender = WebhookSender([h.url], key=KEY, sleep=delays.append)
+        sender.send({"id": 7, "kind": "brute_force"})
+        sender.close()
+        assert delays == [1.0, 2.0]
+        assert len(h.got) == 3
+        headers, body = h.got[-1]
+        assert json.loads(body) == {"id": 7, "kind": "brute_force"}
+        verify_webhook(KEY, body, headers[SIGNATURE_HEADER], now=int(time.time()))
+
+    def test_a_4xx_is_final(self, hook: Any) -> None:
+        h = hook([400])
+        delays: list[float] = []
+        sender = WebhookSender([h.url], key=KEY, sleep=delays.append)
+        sender.send({"id": 1})
+        sender.close()
+        assert len(h.got) == 1 and delays == []
+
+    def test_gives_up_after_its_attempts(self, hook: Any) -> None:
+        h = hook([500] * 10)
+        sender = WebhookSender([h.url], key=KEY, attempts=3, sleep=lambda s: None)
+        sender.send({"id": 1})
+        sender.close()
+        assert len(h.got) == 3
+
+    def test_unreachable_receiver_is_retried_not_raised(self) -> None:
+        delays: list[float] = []
+        sender = WebhookSender(
+            ["http://127.0.0.1:9/nowhere"], key=KEY, attempts=2, sleep=delays.append
+        )
+        sender.send({"id": 1})
+        sender.close()
+        assert delays == [1.0]
+
+    def test_every_url_gets_every_alert(self, hook: Any) -> None:
+        a, b = hook([]), hook([])
+        sender = WebhookSender([a.url, b.url], key=KEY)
+        for i in range(3):
+            sender.send({"id": i})
+        sender.close()
+        assert [json.loads(x)["id"] for _, x in a.got] == [0, 1, 2]
+        assert [json.loads(x)["id"] for _, x in b.got] == [0, 1, 2]
+
+
+def _failure(seq: int) -> bytes:
+    return AuditEvent(
+        event=Event.KV_RECORD_READ,
+        principal="anonymous",
+        tenant="",
+        resource="secret/x",
+        outcome=Outcome.DENIED,
+        request_id=f"r{seq}",
+        reason="unauthenticated",
+        client="c1",
+    ).canonical(seq=seq, time_ns=1_800_000_000_000_000_000 + seq * 10**9)
+
+
+class TestMonitorService:
+    def test_alerts_are_recorded_and_retried_until_they_are(self) -> None:
+        recorded: list[Alert] = []
+        attempts = {"n": 0}
+
+        def record(al: Alert) -> int:
+            attempts["n"] += 1
+            if attempts["n"] == 1:
+                raise RuntimeError("the log is unavailable")
+            recorded.append(al)
+            return 1000 + len(recorded)
+
+        svc = MonitorService(Thresholds(brute_force_failures=3), record=record, tick_s=0.05)
+        svc.start()
+        for seq in range(3):
+            svc.feed(_failure(seq))
+        svc.drain()
+        # The first try failed; the next tick retried it.
+        deadline = time.monotonic() + 5
+        while not recorded and time.monotonic() < deadline:
+            time.sleep(0.02)
+        svc.close()
+        assert [str(a.kind) for a in recorded] == ["brute_force"]
+        assert attempts["n"] == 2
+
+    def test_learning_raises_nothing_and_sets_the_cooldown(self) -> None:
+        recorded: list[Alert] = []
+        svc = MonitorService(
+            Thresholds(brute_force_failures=3), record=lambda a: recorded.append(a) or 0
+        )
+        assert svc.learn([_failure(s) for s in range(3)]) == 3
+        svc.start()
+        svc.feed(_failure(3))  # the same incident, after a restart
+        svc.drain()
+        svc.close()
+        assert recorded == []
+
+    def test_garbage_entries_are_skipped(self) -> None:
+        svc = MonitorService(Thresholds(), record=lambda a: 0)
+        svc.start()
+        svc.feed(b"not json")
+        svc.feed(b'{"no": "fields"}')
+        svc.drain()
+        svc.close()
+        assert svc.monitor.observed == 0
