@@ -9,7 +9,8 @@ reported with its error, the others still run, and the exit status is 1.
 Benchmarks (the JSON keys): ``envelope_seal_open_1k``, ``http_durable_writes``,
 ``http_reads``, ``rewrap_1m``, ``audit_appends``,
 ``audit_proofs_1m``, ``audit_verify_1m``, ``audit_overhead``,
-``backup_vs_restic_borg``, ``redaction_vs_presidio``, ``observability_overhead``.
+``backup_vs_restic_borg``, ``redaction_vs_presidio``, ``observability_overhead``,
+``monitor_replay``.
 
 Example::
 
@@ -35,6 +36,7 @@ from bench import (
     audit_verify,
     backup,
     envelope,
+    monitor,
     observability,
     reads,
     redaction,
@@ -60,6 +62,7 @@ BENCHMARKS: dict[str, Callable[[bool, CPUPlan], dict[str, Any]]] = {
     audit.NAME_OVERHEAD: lambda quick, _plan: audit.run_overhead(quick=quick),
     redaction.NAME: lambda quick, _plan: redaction.run(quick=quick),
     observability.NAME: lambda quick, _plan: observability.run(quick=quick),
+    monitor.NAME: lambda quick, _plan: monitor.run(quick=quick),
     backup.NAME: lambda quick, _plan: backup.run(quick=quick),
 }
 """Every benchmark by name, in the order a full run executes them."""
