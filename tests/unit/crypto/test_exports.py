@@ -60,6 +60,9 @@ EXPECTED = {
     "token_hash",
     "unseal_signing_key",
     "wrapped_kek_version",
+    "SIGNATURE_HEADER",
+    "sign_webhook",
+    "verify_webhook",
 }
 
 
