@@ -39,6 +39,9 @@ DOCUMENTED = {
     "strongroom_backup_last_success_timestamp_seconds": "gauge",
     "strongroom_backup_last_duration_seconds": "gauge",
     "strongroom_backups": "counter",
+    "strongroom_alerts": "counter",
+    "strongroom_alert_webhook_deliveries": "counter",
+    "strongroom_monitor_dropped_entries": "counter",
 }
 _SUFFIXES = ("_total", "_bucket", "_count", "_sum")
 
