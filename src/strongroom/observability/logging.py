@@ -18,13 +18,14 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
+from structlog.typing import EventDict
 
 from strongroom.observability.redaction import Redactor, redaction_processor
 
-__all__ = ["configure_logging"]
+__all__ = ["ACCESS_LOG", "AccessLog", "configure_logging"]
 
 
 def configure_logging(
@@ -39,15 +40,19 @@ def configure_logging(
     root token), beside the formats the redactor knows.
     """
     redactor = Redactor(literals=secrets)
+    redact = redaction_processor(redactor)
+    # Fields the server makes itself (level, logger name, time) are added
+    # after redaction: there is nothing in them to redact.
+    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.stdlib.ExtraAdder(),
         # Tracebacks become text here, so that redaction sees them too.
         structlog.processors.format_exc_info,
-        redaction_processor(redactor),
+        redact,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        stamp,
     ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
@@ -76,4 +81,71 @@ def configure_logging(
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+    ACCESS_LOG.attach(
+        handler,
+        level=root.level,
+        processors=[structlog.contextvars.merge_contextvars, redact, stamp, renderer],
+    )
     return redactor
+
+
+class _HandlerWriter:
+    """What structlog hands a rendered access line to: our handler's stream, under its lock."""
+
+    def __init__(self, handler: logging.StreamHandler[Any]) -> None:
+        self._handler = handler
+
+    def info(self, line: str) -> None:
+        h = self._handler
+        with h.lock:  # type: ignore[union-attr]
+            h.stream.write(line + h.terminator)
+            h.flush()
+
+
+class AccessLog:
+    """The one line per request (``strongroom.access``), at ``info``.
+
+    It is written straight to the handler :func:`configure_logging` made,
+    through its own short chain (request id, redaction, time, renderer):
+    going through the standard library as well (two log records, the
+    caller's frame, a formatter that copies the record) was measured at about
+    100 µs a request, most of the cost of logging. The line is the same JSON
+    either way. Until :func:`configure_logging` runs, it goes through the
+    standard library like any other line.
+    """
+
+    def __init__(self) -> None:
+        self._logger: Any = None
+
+    def attach(
+        self,
+        handler: logging.StreamHandler[Any],
+        *,
+        level: int,
+        processors: list[structlog.types.Processor],
+    ) -> None:
+        """Write through ``handler`` from now on (lines below ``level`` are dropped first)."""
+
+        def name(_logger: object, method: str, event: EventDict) -> EventDict:
+            event["level"] = method
+            event["logger"] = "strongroom.access"
+            return event
+
+        self._logger = structlog.wrap_logger(
+            _HandlerWriter(handler),
+            processors=[*processors[:-2], name, *processors[-2:]],
+            wrapper_class=structlog.make_filtering_bound_logger(level),
+            cache_logger_on_first_use=True,
+        )
+
+    def info(self, event: str, **fields: Any) -> None:
+        """Log one request."""
+        logger = self._logger
+        if logger is None:
+            structlog.get_logger("strongroom.access").info(event, **fields)
+        else:
+            logger.info(event, **fields)
+
+
+ACCESS_LOG = AccessLog()
+"""The process's access log (the API's request middleware writes to it)."""

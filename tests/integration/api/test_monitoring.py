@@ -111,6 +111,24 @@ def test_no_path_or_secret_in_labels(scrape: str) -> None:
     assert ROOT not in scrape and "127.0.0.1" not in scrape
 
 
+def test_client_chosen_methods_do_not_make_new_series(server: LiveServer) -> None:
+    # Methods are the client's choice: the HTTP parser refuses unknown ones,
+    # but knows dozens (WebDAV's among them), each of which was a new series.
+    for method in ("PROPFIND", "MKCOL", "COPY", "CANARYMETHOD"):
+        httpx.request(method, f"{server.url}/v1/sys/mounts")
+    with httpx.Client(base_url=server.url, headers={"X-Strongroom-Token": ROOT}) as c:
+        text = c.get("/v1/sys/metrics").text
+    assert "PROPFIND" not in text and "MKCOL" not in text and "CANARYMETHOD" not in text
+    methods = {
+        s.labels["method"]
+        for f in text_string_to_metric_families(text)
+        if f.name == "strongroom_http_requests"
+        for s in f.samples
+    }
+    assert "other" in methods
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "LIST", "other"}
+
+
 def test_policy_grants_scraping(server: LiveServer) -> None:
     with httpx.Client(base_url=server.url, headers={"X-Strongroom-Token": ROOT}) as root:
         doc = json.dumps({"rules": [{"path": "sys/metrics", "capabilities": ["read"]}]})

@@ -201,6 +201,7 @@ def _ungated(r: Redactor, text: str) -> str:
                 "Bearer abcdefghij",
                 "1 85 05 78 006 084 " + f"{97 - 1850578006084 % 97:02d}",
                 "x",
+                "through the night",
                 " ",
                 "-",
                 ":",
