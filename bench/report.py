@@ -243,11 +243,12 @@ def _summary(results: dict[str, Any]) -> list[str]:
         rows.append(
             [
                 "`observability_overhead`",
-                f"{fmt(ob['full_reads_per_second'], 'reads/s')} with metrics, access log, "
-                "redaction and rate limits (in process, ASGI)",
-                f"without them {fmt(ob['bare_reads_per_second'], 'reads/s')}",
-                f"overhead {fmt(ob['overhead_pct'])}% ({fmt(ob['per_request_cost_us'], 'µs')} "
-                "per request)",
+                f"{fmt(ob['full_reads_per_second'], 'reads per CPU-second')} with metrics, "
+                "access log, redaction and rate limits (in process, ASGI)",
+                f"without them {fmt(ob['bare_reads_per_second'], 'reads per CPU-second')}",
+                f"overhead {fmt(ob['overhead_pct'])}% median of "
+                f"{ob['rounds']} paired rounds ({_range(ob.get('paired_overhead_pct_range'))}; "
+                f"{fmt(ob['per_request_cost_us'], 'µs')} per request)",
                 ob["goal"],
                 yes_no(ob["goal_met"]),
             ]
@@ -848,6 +849,11 @@ def _redaction(r: dict[str, Any]) -> list[str]:
         "",
     ]
     return out
+
+
+def _range(pair: list[float] | None) -> str:
+    """``a% to b%``, or ``-`` for results from before ranges were recorded."""
+    return f"{fmt(pair[0])}% to {fmt(pair[1])}%" if pair else "-"
 
 
 def _monitor(r: dict[str, Any]) -> list[str]:

