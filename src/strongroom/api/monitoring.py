@@ -69,10 +69,10 @@ def start_monitor(settings: Settings, vault: Vault) -> MonitorService | None:
         ).index
 
     svc = MonitorService(Thresholds.from_settings(settings), record=record, webhooks=webhooks)
-    learnt = svc.learn(_recent(vault, settings.monitor_warmup_entries))
+    # Subscribed first, then history read: nothing falls between the two
+    # (what both hold is looked at once, see MonitorService.learn).
     vault.audit.subscribe(svc.feed)
-    svc.start()
-    log.info("security monitor started (learnt from %d recent entries)", learnt)
+    svc.start(history=lambda: _recent(vault, settings.monitor_warmup_entries))
     return svc
 
 

@@ -15,7 +15,8 @@ Entries are taken in batches (everything queued, then a ``batch_s`` pause),
 so detection lags the log by at most that much. Every ``tick_s`` without
 traffic the monitor is told the time, so behaviour
 windows close on a quiet server too. :meth:`learn` replays recent history
-before start-up, without alerting, so baselines survive a restart.
+(on the thread, before the queue), without alerting, so baselines and
+cool-downs survive a restart.
 
 Example::
 
@@ -68,23 +69,29 @@ class MonitorService:
         self._batch_s = batch_s
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_MAX)
         self._pending: list[Alert] = []
+        self._learnt_upto = -1
         self._thread: threading.Thread | None = None
 
     def learn(self, entries: Iterable[bytes]) -> int:
-        """Replay history (oldest first) into the detectors without raising alerts."""
+        """Replay history (oldest first) into the detectors without raising alerts.
+
+        Entries the queue also holds (appended while history was being read)
+        are looked at once: the queue skips what history already covered.
+        """
         n = 0
         for raw in entries:
             a = _parse(raw)
             if a is not None:
                 self.monitor.observe(a)
+                self._learnt_upto = max(self._learnt_upto, a.seq + 1)
                 n += 1
         return n
 
-    def start(self) -> None:
-        """Start the thread."""
+    def start(self, history: Callable[[], Iterable[bytes]] | None = None) -> None:
+        """Start the thread; it first learns from ``history()`` (so start-up does not wait)."""
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._run, name="strongroom-monitor", daemon=True
+                target=self._run, args=(history,), name="strongroom-monitor", daemon=True
             )
             self._thread.start()
 
@@ -108,7 +115,13 @@ class MonitorService:
         if self._webhooks is not None:
             self._webhooks.close()
 
-    def _run(self) -> None:
+    def _run(self, history: Callable[[], Iterable[bytes]] | None) -> None:
+        if history is not None:
+            try:
+                n = self.learn(history())
+                log.info("security monitor learnt from %d recent audit entries", n)
+            except Exception:  # the monitor still runs, with empty baselines
+                log.exception("the monitor could not read recent history")
         while True:
             try:
                 raw: bytes | None = self._queue.get(timeout=self._tick_s)
@@ -133,7 +146,7 @@ class MonitorService:
     def _one(self, raw: bytes) -> None:
         try:
             a = _parse(raw)
-            if a is not None:
+            if a is not None and a.seq >= self._learnt_upto:
                 self._handle(self.monitor.observe(a))
         except Exception:  # a bad entry must not stop the monitor
             log.exception("the monitor could not process an entry")

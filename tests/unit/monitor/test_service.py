@@ -164,3 +164,18 @@ class TestMonitorService:
         svc.drain()
         svc.close()
         assert svc.monitor.observed == 0
+
+    def test_history_on_the_thread_and_overlap_looked_at_once(self) -> None:
+        recorded: list[Alert] = []
+        svc = MonitorService(
+            Thresholds(brute_force_failures=4), record=lambda a: recorded.append(a) or 0
+        )
+        # Entries 1 and 2 were appended while history was read: both the
+        # history and the queue hold them.
+        for seq in (1, 2, 3):
+            svc.feed(_failure(seq))
+        svc.start(history=lambda: [_failure(s) for s in range(3)])
+        svc.drain()
+        svc.close()
+        (alert,) = recorded
+        assert alert.last_seq == 3 and alert.evidence["failures"] == 4
