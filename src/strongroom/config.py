@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(default=1024 * 1024, ge=1024)
     """Largest accepted request body; larger ones get 413."""
 
+    max_header_bytes: int = Field(default=16384, ge=1024)
+    """Largest total size of a request's headers and query string; larger ones get 431
+    (so do requests with over 100 header fields)."""
+
     kek_rotate_after: int = Field(default=2**31, ge=1, le=2**32 - 1)
     """Encryptions under one KEK version before it is rotated automatically (NIST SP 800-38D)."""
 

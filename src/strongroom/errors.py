@@ -122,6 +122,15 @@ class PayloadTooLarge(StrongroomError):
     title = "Payload too large"
 
 
+class HeadersTooLarge(StrongroomError):
+    """The request's headers exceed the configured size or count (RFC 6585 §5)."""
+
+    status_code = 431
+    exit_code = 2
+    slug = "headers-too-large"
+    title = "Request header fields too large"
+
+
 class RateLimited(StrongroomError):
     """Too many requests from this token or address, or too many failed attempts (lockout)."""
 

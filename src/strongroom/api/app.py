@@ -62,7 +62,11 @@ def _wire(app: FastAPI, settings: Settings, vault: Vault) -> None:
     # From the inside out: the body cap, the audit trail (so a 413 is
     # audited too), rate limits, request ids and security headers, CORS when
     # configured, then the metrics, which see the status the client got.
-    app.add_middleware(BodyLimit, limit=settings.max_payload_bytes + 64 * 1024)
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_payload_bytes + 64 * 1024,
+        header_bytes=settings.max_header_bytes,
+    )
     app.add_middleware(AuditTrail, vault=vault)
     # Outside the audit trail: a flood of refused requests must not become a
     # flood of durable writes (lockouts are audited one by one).

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from strongroom.api.problems import send_problem
-from strongroom.errors import PayloadTooLarge
+from strongroom.errors import HeadersTooLarge, PayloadTooLarge
 from strongroom.observability import tracing
 from strongroom.observability.logging import ACCESS_LOG
 from strongroom.observability.metrics import HTTP_DURATION, HTTP_REQUESTS
@@ -94,11 +94,21 @@ class RequestContext:
 
 
 class BodyLimit:
-    """Answer 413 for request bodies above ``limit`` bytes (declared or streamed)."""
+    """Answer 413 for request bodies above ``limit`` bytes (declared or streamed), and
+    431 for headers above ``header_bytes`` in all or ``max_headers`` in number.
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    uvicorn's default parser (httptools) sets no limit of its own on header
+    size; the check here keeps an oversized request from reaching routing,
+    authentication or the vault (it is still audited, as a 431).
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, limit: int, header_bytes: int = 16384, max_headers: int = 100
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.header_bytes = header_bytes
+        self.max_headers = max_headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
@@ -106,7 +116,15 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         rid = scope.get("state", {}).get("request_id")
-        for name, value in scope.get("headers", []):
+        headers = scope.get("headers", [])
+        size = sum(len(k) + len(v) for k, v in headers) + len(scope.get("query_string", b""))
+        if len(headers) > self.max_headers or size > self.header_bytes:
+            err = HeadersTooLarge(
+                f"the request headers exceed {self.header_bytes} bytes or {self.max_headers} fields"
+            )
+            await send_problem(send, err, request_id=rid)
+            return
+        for name, value in headers:
             if name == b"content-length":
                 try:
                     declared = int(value)

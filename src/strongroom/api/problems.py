@@ -51,6 +51,7 @@ _HTTP_TITLES = {
     405: ("method-not-allowed", "Method not allowed"),
     413: ("payload-too-large", "Payload too large"),
     415: ("unsupported-media-type", "Unsupported media type"),
+    431: ("headers-too-large", "Request header fields too large"),
     500: ("internal", "Internal error"),
 }
 

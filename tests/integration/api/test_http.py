@@ -50,6 +50,19 @@ class TestKV:
         big = {"data": {"k": "x" * 200_000}}
         _is_problem(client.put("/v1/secret/data/big", json=big), 413)
 
+    def test_oversized_headers_are_431(self, client: httpx.Client) -> None:
+        body = _is_problem(client.get("/v1/sys/mounts", headers={"X-Big": "x" * 20_000}), 431)
+        assert body["type"].endswith("headers-too-large")
+        many = {f"X-H{i}": "v" for i in range(120)}
+        _is_problem(client.get("/v1/sys/mounts", headers=many), 431)
+        _is_problem(client.get("/v1/sys/mounts", params={"q": "y" * 20_000}), 431)
+        # Ordinary requests are untouched, and the refusals were audited.
+        assert client.get("/v1/sys/mounts").status_code == 200
+        found = client.get("/v1/audit/search", params={"outcome": "error", "limit": 1000}).json()[
+            "entries"
+        ]
+        assert sum(e["entry"].get("reason") == "headers-too-large" for e in found) == 3
+
     def test_payload_limit_applies_to_chunked_bodies(self, client: httpx.Client) -> None:
         def chunks():  # type: ignore[no-untyped-def]
             yield b'{"data": {"k": "'
