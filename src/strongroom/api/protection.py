@@ -5,8 +5,9 @@ requests per token and requests per client address. Over either, the
 request is answered 429 at once, with ``Retry-After``.
 
 Lockout: failed authentications (a 401: unknown, expired or revoked
-token) and failed unseal attempts (a refused share or passphrase) from one
-address are counted; ``lockout_threshold`` of them within
+token), token lookups, renewals or revocations naming a token that does not
+exist (404), and failed unseal attempts (a refused share or passphrase)
+from one address are counted; ``lockout_threshold`` of them within
 ``lockout_window_s`` lock the address out for ``lockout_base_s``, doubling
 with each further lockout within a day, up to ``lockout_max_s``. A lockout
 is recorded in the audit log (``auth:client:lockout``, the address as a
@@ -62,6 +63,9 @@ log = logging.getLogger(__name__)
 
 _DAY: Final = 86_400
 _UNSEAL: Final = "/v1/sys/unseal"
+_TOKEN_PROBES: Final = frozenset(
+    {"/v1/auth/token/lookup", "/v1/auth/token/renew", "/v1/auth/token/revoke"}
+)
 
 
 class Retry:
@@ -311,7 +315,14 @@ class Throttle:
 
 
 def _is_failure(scope: Scope, status: int) -> bool:
-    """A failed authentication, or a refused unseal share or passphrase."""
+    """A failed authentication, a token lookup that missed, or a refused unseal share."""
     if status == 401:
         return True
-    return scope.get("method") == "POST" and scope.get("path") == _UNSEAL and status in (400, 403)
+    if scope.get("method") != "POST":
+        return False
+    path = scope.get("path")
+    # Guessing tokens through lookup, renew or revoke by value answers 404:
+    # as much an authentication failure as presenting one.
+    if path in _TOKEN_PROBES:
+        return status == 404
+    return path == _UNSEAL and status in (400, 403)

@@ -33,6 +33,8 @@ _SYSTEM_SOURCES = frozenset({"sys", "audit", "monitor"})
 # Problem types (``reason``) that say "this path is not there for you": the
 # same 404 answers "absent" and "not yours", and 403 is a policy denial.
 _PROBE_REASONS = frozenset({"not-found", "permission-denied"})
+# Naming a token by value that does not exist: guessing tokens.
+_TOKEN_PROBES = frozenset({"auth:token:lookup", "auth:token:renew", "auth:token:revoke"})
 _WRITE_ACTIONS = frozenset({"write", "create", "rotate", "rewrap", "retire", "renew"})
 _DELETE_ACTIONS = frozenset({"delete", "destroy", "revoke"})
 
@@ -98,14 +100,15 @@ class Activity:
 
     @property
     def is_auth_failure(self) -> bool:
-        """A failed authentication: a 401, a failed unseal, or a token lookup that missed."""
+        """A failed authentication: a 401, a failed unseal, or a token lookup (renewal,
+        revocation) that named a token that does not exist."""
         if self.outcome == "allowed":
             return False
         if self.reason == "unauthenticated":
             return True
         if self.event == "sys:seal:unseal":
             return True
-        return self.event == "auth:token:lookup" and self.reason in _PROBE_REASONS
+        return self.event in _TOKEN_PROBES and self.reason in _PROBE_REASONS
 
     @property
     def is_lockout(self) -> bool:
@@ -118,7 +121,7 @@ class Activity:
         return (
             self.outcome != "allowed"
             and self.reason in _PROBE_REASONS
-            and self.event != "auth:token:lookup"
+            and self.event not in _TOKEN_PROBES
         )
 
     @property

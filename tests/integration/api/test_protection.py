@@ -106,6 +106,16 @@ def test_lockout_after_failed_logins_then_expiry_then_doubling(
     assert 2 < _is_429(_get(srv), 4) <= 4
 
 
+def test_token_lookups_that_miss_lock_out(serve: Callable[..., LiveServer]) -> None:
+    srv = serve(STRONGROOM_LOCKOUT_THRESHOLD="3", STRONGROOM_LOCKOUT_BASE_S="30")
+    with httpx.Client(base_url=srv.url, headers={"X-Strongroom-Token": ROOT}, timeout=30) as c:
+        for i in range(3):
+            r = c.post("/v1/auth/token/lookup", json={"token": f"strongroom_guess_{i}"})
+            assert r.status_code == 404
+        # Even a valid caller guessing tokens is turned away for a while.
+        _is_429(c.get("/v1/sys/mounts"), 30)
+
+
 def test_failed_unseal_attempts_lock_out(serve: Callable[..., LiveServer]) -> None:
     srv = serve(dev=False, STRONGROOM_LOCKOUT_THRESHOLD="3", STRONGROOM_LOCKOUT_BASE_S="30")
     with httpx.Client(base_url=srv.url, timeout=30) as c:
