@@ -30,7 +30,7 @@ from strongroom.api.middleware import BodyLimit, HttpMetrics, RequestContext
 from strongroom.api.monitoring import AlertBook, start_monitor, stop_monitor
 from strongroom.api.problems import install_problem_handlers
 from strongroom.api.protection import Guard, Throttle
-from strongroom.api.routes import audit, auth, backup, kv, monitor, sys
+from strongroom.api.routes import audit, auth, backup, kv, monitor, subjects, sys
 from strongroom.api.schemas import Problem
 from strongroom.backup.jobs import BackupJobs
 from strongroom.config import Settings
@@ -56,7 +56,15 @@ _PUBLIC_PATHS = (
 
 def _wire(app: FastAPI, settings: Settings, vault: Vault) -> None:
     """Routers, then middleware: the last added is the outermost."""
-    routers = (sys.probes, sys.router, auth.router, audit.router, backup.router, monitor.router)
+    routers = (
+        sys.probes,
+        sys.router,
+        subjects.router,
+        auth.router,
+        audit.router,
+        backup.router,
+        monitor.router,
+    )
     for router in (*routers, kv.router):
         app.include_router(router)
     # From the inside out: the body cap, the audit trail (so a 413 is

@@ -104,6 +104,9 @@ EVENTS: dict[tuple[str, str], Event] = {
     ("GET", "/v1/sys/tenants"): E.SYS_TENANT_LIST,
     ("POST", "/v1/sys/tenants/{name}"): E.SYS_TENANT_WRITE,
     ("POST", "/v1/sys/subjects"): E.SYS_SUBJECT_WRITE,
+    ("POST", "/v1/sys/subjects/lookup"): E.SYS_SUBJECT_READ,
+    ("GET", "/v1/sys/subjects"): E.SYS_SUBJECT_LIST,
+    ("GET", "/v1/sys/subjects/{subject_id}"): E.SYS_SUBJECT_READ,
     # The ledger.
     ("GET", "/v1/audit/checkpoint"): E.AUDIT_CHECKPOINT_READ,
     ("GET", "/v1/audit/checkpoints"): E.AUDIT_CHECKPOINT_READ,

@@ -128,6 +128,15 @@ def put(
             show_default=False,
         ),
     ] = None,
+    subject: Annotated[
+        str | None,
+        typer.Option(
+            "--subject",
+            help="Seal this version under a data subject's key (strongroom subject create).",
+            metavar="ID",
+            show_default=False,
+        ),
+    ] = None,
     addr: AddrOpt = DEFAULT_ADDR,
     token: TokenOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
@@ -136,8 +145,13 @@ def put(
     """Write a new version of a record (all its keys at once)."""
     mount, path = split_target(target)
     body: dict[str, Any] = {"data": parse_data(pairs)}
+    options: dict[str, Any] = {}
     if cas is not None:
-        body["options"] = {"cas": cas}
+        options["cas"] = cas
+    if subject is not None:
+        options["subject"] = subject
+    if options:
+        body["options"] = options
     with connect(addr, token) as client:
         result = client.put(kv_url(mount, "data", path), body)
     info = result.get("data", {})

@@ -32,6 +32,7 @@ from strongroom.cli import (
     operator,
     policy,
     server,
+    subject,
     tenant,
     token,
 )
@@ -60,6 +61,7 @@ app.add_typer(tenant.app, name="tenant")
 app.add_typer(audit.app, name="audit")
 app.add_typer(backup.app, name="backup")
 app.add_typer(monitor.app, name="monitor")
+app.add_typer(subject.app, name="subject")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 

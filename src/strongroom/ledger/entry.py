@@ -94,6 +94,7 @@ class Event(enum.StrEnum):
     SYS_TENANT_WRITE = "sys:tenant:write"
     SYS_SUBJECT_WRITE = "sys:subject:write"
     SYS_SUBJECT_READ = "sys:subject:read"
+    SYS_SUBJECT_LIST = "sys:subject:list"
     # The ledger itself (reading the log is an access too).
     AUDIT_CHECKPOINT_READ = "audit:checkpoint:read"
     AUDIT_ENTRIES_READ = "audit:entries:read"

@@ -105,6 +105,7 @@ class SubjectRecord:
     wrapped_key: bytes | None = field(repr=False)
     created_at: float
     erased_at: float | None
+    ref_index: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

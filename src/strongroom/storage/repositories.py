@@ -750,6 +750,7 @@ class SubjectRepository:
                 wrapped_key=subj.wrapped_key,
                 created_at=subj.created_at,
                 erased_at=subj.erased_at,
+                ref_index=subj.ref_index,
             )
         )
 
@@ -759,8 +760,42 @@ class SubjectRepository:
         row = self._c.execute(
             select(sj).where(and_(sj.c.id == subject_id, sj.c.tenant_id == tenant))
         ).first()
-        if row is None:
-            return None
-        return SubjectRecord(
-            row.id, row.tenant_id, row.kek_version, row.wrapped_key, row.created_at, row.erased_at
+        return None if row is None else _subject(row)
+
+    def by_reference(self, tenant: str, ref_index: bytes) -> SubjectRecord | None:
+        """The subject of ``tenant`` whose reference has this blind index."""
+        sj = s.subjects
+        row = self._c.execute(
+            select(sj).where(and_(sj.c.tenant_id == tenant, sj.c.ref_index == ref_index))
+        ).first()
+        return None if row is None else _subject(row)
+
+    def list(self, tenant: str, *, after: str | None, limit: int) -> list[SubjectRecord]:
+        """Subjects of ``tenant`` in id order, after id ``after``."""
+        sj = s.subjects
+        cond = [sj.c.tenant_id == tenant]
+        if after is not None:
+            cond.append(sj.c.id > after)
+        stmt = select(sj).where(and_(*cond)).order_by(sj.c.id).limit(limit)
+        return [_subject(r) for r in self._c.execute(stmt)]
+
+    def version_count(self, subject_id: str) -> int:
+        """Record versions sealed under this subject's key (destroyed ones included)."""
+        kv = s.kv_versions
+        return int(
+            self._c.execute(
+                select(func.count()).select_from(kv).where(kv.c.subject_id == subject_id)
+            ).scalar_one()
         )
+
+
+def _subject(row: Any) -> SubjectRecord:
+    return SubjectRecord(
+        row.id,
+        row.tenant_id,
+        row.kek_version,
+        row.wrapped_key,
+        row.created_at,
+        row.erased_at,
+        row.ref_index,
+    )

@@ -161,7 +161,11 @@ subjects = Table(
     Column("wrapped_key", LargeBinary, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("erased_at", Float, nullable=True),
+    # The caller's reference for the person (a patient number…), only as a
+    # keyed blind index: it can be looked up, never read back.
+    Column("ref_index", LargeBinary, nullable=True),
     Index("ix_subjects_kek_version", "kek_version"),
+    Index("ux_subjects_tenant_ref", "tenant_id", "ref_index", unique=True),
 )
 
 tokens = Table(

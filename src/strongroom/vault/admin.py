@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from strongroom.crypto import SubjectKey
 from strongroom.errors import Conflict, InvalidInput, NotFound
-from strongroom.storage.models import Mount, SubjectRecord
+from strongroom.storage.models import Mount
 from strongroom.storage.repositories import (
     MountRepository,
     PolicyRepository,
-    SubjectRepository,
     TenantRepository,
 )
 from strongroom.storage.writer import WriteTx
@@ -192,28 +189,3 @@ class AdminService:
         principal.require_operator()
         with self._v.db.read() as conn:
             return TenantRepository(conn).list()
-
-    # -- data subjects --------------------------------------------------------
-
-    def create_subject(self, principal: Principal) -> str:
-        """Create a data subject with its own key, wrapped by the current KEK."""
-        principal.require_admin("sys/subjects", Capability.CREATE)
-        subject_id = "sub_" + secrets.token_hex(12)
-
-        def op(tx: WriteTx) -> str:
-            kek = self._v.seal.keyring().current_kek
-            key = SubjectKey.generate(subject_id=subject_id)
-            SubjectRepository(tx.conn).create(
-                SubjectRecord(
-                    id=subject_id,
-                    tenant=principal.tenant,
-                    kek_version=kek.version,
-                    wrapped_key=kek.wrap_subject_key(key),
-                    created_at=self._clock(),
-                    erased_at=None,
-                )
-            )
-            tx.count(("kek", kek.version))
-            return subject_id
-
-        return self._v.db.write(op)

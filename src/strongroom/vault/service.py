@@ -55,6 +55,7 @@ from strongroom.vault.keys import KeyService
 from strongroom.vault.kv import KVService
 from strongroom.vault.principal import SYSTEM_TENANT, Principal
 from strongroom.vault.seal import SealManager
+from strongroom.vault.subjects import SubjectService
 from strongroom.vault.tokens import TokenService
 
 __all__ = ["InitResult", "Vault"]
@@ -91,6 +92,7 @@ class Vault:
         self.kv = KVService(self, clock)
         self.keys = KeyService(self, clock)
         self.admin = AdminService(self, clock)
+        self.subjects = SubjectService(self, clock)
         self.audit = AuditLog(self, clock)
         self.db.writer.on_counts = self.keys.flush_counts
         self._seal_config: SealConfig | None = None

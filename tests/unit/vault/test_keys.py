@@ -40,7 +40,7 @@ class TestRotateRewrapRetire:
     def test_rewrap_then_retire_then_read(self, vault: Vault, root: Principal) -> None:
         for i in range(50):
             vault.kv.put(root, "secret", f"r/{i}", {"i": i})
-        sid = vault.admin.create_subject(root)
+        sid = vault.subjects.create(root).id
         vault.kv.put(root, "secret", "subj", {"k": "s"}, subject=sid)
         vault.keys.rotate(root)
         first = vault.keys.rewrap_batch(root, batch_size=20)

@@ -294,7 +294,7 @@ class TestEncryptionAtRest:
 
 class TestSubjects:
     def test_record_sealed_under_subject_key(self, vault: Vault, root: Principal) -> None:
-        sid = vault.admin.create_subject(root)
+        sid = vault.subjects.create(root).id
         vault.kv.put(root, "secret", "patients/1", {"name": "Ada"}, subject=sid)
         assert vault.kv.get(root, "secret", "patients/1").data == {"name": "Ada"}
         with pytest.raises(NotFound):

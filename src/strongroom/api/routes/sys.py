@@ -1,5 +1,8 @@
 """``/v1/sys``: health, init, seal and unseal, keys, metrics, mounts, policies, tenants.
 
+Data subjects are in :mod:`strongroom.api.routes.subjects`, the security
+monitor in :mod:`strongroom.api.routes.monitor`.
+
 Example::
 
     >>> router.prefix
@@ -255,7 +258,7 @@ def policies_delete(vault: VaultDep, principal: CurrentPrincipal, name: str) -> 
     return Response(status_code=204)
 
 
-# -- tenants and subjects ------------------------------------------------
+# -- tenants --------------------------------------------------------------
 
 
 @router.get("/tenants", responses=common_responses())
@@ -271,9 +274,3 @@ def tenants_create(
     """Create a tenant; returns its first root token (shown once)."""
     token = vault.admin.create_tenant(principal, name, ttl=(body or TenantRequest()).ttl)
     return {"tenant": name, "root_token": token}
-
-
-@router.post("/subjects", responses=common_responses())
-def subjects_create(vault: VaultDep, principal: CurrentPrincipal) -> dict[str, Any]:
-    """Create a data subject with its own key (records can be sealed under it)."""
-    return {"id": vault.admin.create_subject(principal)}

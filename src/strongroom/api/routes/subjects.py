@@ -1,0 +1,81 @@
+"""``/v1/sys/subjects``: data subjects of the caller's tenant.
+
+A reference for the person is personal data: it travels only in request
+bodies (never in a URL, where proxies and logs keep it), is stored only as
+a blind index, and is never returned.
+
+Example::
+
+    >>> router.prefix
+    '/v1/sys/subjects'
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from strongroom.api.deps import CurrentPrincipal, VaultDep, common_responses
+
+__all__ = ["SubjectCreate", "SubjectLookup", "router"]
+
+router = APIRouter(prefix="/v1/sys/subjects", tags=["subjects"])
+
+
+class SubjectCreate(BaseModel):
+    """A new subject, optionally with the caller's reference for the person."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    external_ref: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="Your reference for the person (stored only as a blind index).",
+    )
+
+
+class SubjectLookup(BaseModel):
+    """A reference to look a subject up by."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    external_ref: str = Field(min_length=1, max_length=256)
+
+
+@router.post("", responses=common_responses(409))
+def create(
+    vault: VaultDep, principal: CurrentPrincipal, body: SubjectCreate | None = None
+) -> dict[str, Any]:
+    """Create a data subject with its own key (records can be sealed under it)."""
+    ref = body.external_ref if body is not None else None
+    return vault.subjects.create(principal, reference=ref).to_dict()
+
+
+@router.post("/lookup", responses=common_responses())
+def lookup(vault: VaultDep, principal: CurrentPrincipal, body: SubjectLookup) -> dict[str, Any]:
+    """The subject with this reference (404 when none, or not the caller's tenant's)."""
+    return vault.subjects.lookup(principal, body.external_ref).to_dict()
+
+
+@router.get("", responses=common_responses())
+def list_(
+    vault: VaultDep,
+    principal: CurrentPrincipal,
+    after: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """The tenant's subjects in id order; page with ``after`` = the last id seen."""
+    found = vault.subjects.list(principal, after=after, limit=limit)
+    return {
+        "subjects": [v.to_dict() for v in found],
+        "next_after": found[-1].id if len(found) == limit else None,
+    }
+
+
+@router.get("/{subject_id}", responses=common_responses())
+def show(vault: VaultDep, principal: CurrentPrincipal, subject_id: str) -> dict[str, Any]:
+    """One subject: created, erased, whether it has a reference, record versions keyed."""
+    return vault.subjects.get(principal, subject_id).to_dict()

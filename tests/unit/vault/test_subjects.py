@@ -1,0 +1,93 @@
+"""Data subjects: references as blind indexes, lookups, tenant isolation, listing."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from strongroom.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from strongroom.vault import Principal, Vault
+
+
+class TestSubjects:
+    def test_reference_is_looked_up_not_stored(self, vault: Vault, root: Principal) -> None:
+        made = vault.subjects.create(root, reference="MRN-0042 Ada Lovelace")
+        assert made.has_reference and made.record_versions == 0
+        # Unicode case folding and whitespace runs do not matter.
+        found = vault.subjects.lookup(root, "  mrn-0042   ADA lovelace ")
+        assert found.id == made.id
+        # The database file holds no trace of the reference.
+        db = vault.settings.data_dir / "strongroom.db"
+        vault.close()
+        raw = db.read_bytes() + b"".join(
+            p.read_bytes() for p in db.parent.glob("strongroom.db-*") if p.is_file()
+        )
+        assert b"MRN-0042" not in raw and b"Lovelace" not in raw and b"lovelace" not in raw
+
+    def test_one_subject_per_reference(self, vault: Vault, root: Principal) -> None:
+        vault.subjects.create(root, reference="ref-1")
+        with pytest.raises(Conflict):
+            vault.subjects.create(root, reference="REF-1")
+        # Subjects without a reference do not collide.
+        vault.subjects.create(root)
+        vault.subjects.create(root)
+
+    def test_unknown_reference_and_bad_ids_are_not_found(
+        self, vault: Vault, root: Principal
+    ) -> None:
+        with pytest.raises(NotFound):
+            vault.subjects.lookup(root, "nobody")
+        with pytest.raises(NotFound):
+            vault.subjects.get(root, "sub_" + "0" * 24)
+        with pytest.raises(NotFound):
+            vault.subjects.get(root, "../etc")
+        with pytest.raises(InvalidInput):
+            vault.subjects.create(root, reference="x" * 257)
+        with pytest.raises(InvalidInput):
+            vault.subjects.create(root, reference="   ")
+
+    def test_other_tenants_see_nothing(self, vault: Vault, root: Principal) -> None:
+        made = vault.subjects.create(root, reference="shared-ref")
+        token = vault.admin.create_tenant(root, "acme")
+        acme = vault.tokens.authenticate(token)
+        # The same reference in another tenant is another index: no match, no conflict.
+        with pytest.raises(NotFound):
+            vault.subjects.lookup(acme, "shared-ref")
+        with pytest.raises(NotFound):
+            vault.subjects.get(acme, made.id)
+        theirs = vault.subjects.create(acme, reference="shared-ref")
+        assert theirs.id != made.id
+        assert [v.id for v in vault.subjects.list(acme)] == [theirs.id]
+
+    def test_list_pages_in_id_order(self, vault: Vault, root: Principal) -> None:
+        ids = sorted(vault.subjects.create(root).id for _ in range(5))
+        first = vault.subjects.list(root, limit=3)
+        rest = vault.subjects.list(root, after=first[-1].id, limit=3)
+        assert [v.id for v in first + rest] == ids
+        with pytest.raises(InvalidInput):
+            vault.subjects.list(root, limit=0)
+
+    def test_record_versions_are_counted(self, vault: Vault, root: Principal) -> None:
+        sid = vault.subjects.create(root).id
+        for n in range(3):
+            vault.kv.put(root, "secret", "p/1", {"n": n}, subject=sid)
+        assert vault.subjects.get(root, sid).record_versions == 3
+
+    def test_policy_decides(self, vault: Vault, root: Principal) -> None:
+        token = vault.tokens.create(root, policies=[]).token
+        nobody = vault.tokens.authenticate(token)
+        with pytest.raises(PermissionDenied):
+            vault.subjects.create(nobody)
+        with pytest.raises(PermissionDenied):
+            vault.subjects.list(nobody)
+
+
+def test_sqlite_unique_index_exists(vault: Vault) -> None:
+    db = vault.settings.data_dir / "strongroom.db"
+    con = sqlite3.connect(db)
+    try:
+        names = {r[1] for r in con.execute("PRAGMA index_list('subjects')")}
+    finally:
+        con.close()
+    assert "ux_subjects_tenant_ref" in names
