@@ -31,7 +31,6 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import functools
 import ipaddress
 import logging
@@ -39,7 +38,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from strongroom.crypto import (
@@ -78,6 +76,14 @@ from strongroom.storage.audit import (
 )
 from strongroom.storage.journal import has_restore_note, take_restore_note
 from strongroom.storage.writer import WriteTx
+from strongroom.vault.audit_scope import (
+    AuditScope,
+    Receipt,
+    current_scope,
+    note,
+    open_scope,
+    outcome_of,
+)
 from strongroom.vault.audit_sinks import SinkPump, sinks_from_settings
 from strongroom.vault.principal import SYSTEM_TENANT
 
@@ -100,102 +106,8 @@ log = logging.getLogger("strongroom.audit")
 
 T = TypeVar("T")
 
-_SCOPE: contextvars.ContextVar[AuditScope | None] = contextvars.ContextVar(
-    "strongroom_audit_scope", default=None
-)
 _CHECKPOINT_POLL_S = 0.2
 _MAX_RANGE = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """Where an entry sits in the log: its leaf index and leaf hash (RFC 9162 §2.1.1)."""
-
-    index: int
-    leaf_hash: bytes
-
-
-@dataclass(slots=True)
-class AuditScope:
-    """The audit state of one request (or one in-process operation).
-
-    Mutable on purpose: the API fills it in as it learns more, the writer
-    thread sets :attr:`receipt` when the entry is written, and a rollback
-    clears it again.
-    """
-
-    request_id: str
-    client: str | None = None
-    network: str | None = None
-    event: Event | None = None
-    resource: str = ""
-    principal: str = "anonymous"
-    tenant: str = ""
-    policy_version: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-    receipt: Receipt | None = None
-    failure: tuple[Outcome, str] | None = None
-    """How the request failed, set by the API's error handlers (None: it did not)."""
-
-    def set_event(self, event: Event, *, resource: str) -> None:
-        """Name the operation and what it touches."""
-        self.event = event
-        self.resource = resource
-
-    def set_principal(self, principal: Principal) -> None:
-        """Record who is calling (the token accessor, never the token)."""
-        self.principal = principal.accessor
-        self.tenant = principal.tenant
-        self.policy_version = principal.policy_version or None
-
-    def to_event(self, outcome: Outcome, *, reason: str | None = None) -> AuditEvent:
-        """The entry this scope describes, with ``outcome``."""
-        return AuditEvent(
-            event=self.event or Event.HTTP_REQUEST_REJECT,
-            principal=self.principal,
-            tenant=self.tenant,
-            resource=self.resource,
-            outcome=outcome,
-            request_id=self.request_id,
-            reason=reason,
-            policy_version=self.policy_version,
-            client=self.client,
-            network=self.network,
-            details=dict(self.details),
-        )
-
-
-def current_scope() -> AuditScope | None:
-    """The scope of the request being served in this context, if any."""
-    return _SCOPE.get()
-
-
-def note(**details: Any) -> None:
-    """Add non-secret facts (a version number, a count) to the current entry."""
-    scope = _SCOPE.get()
-    if scope is not None:
-        scope.details.update(details)
-
-
-@contextmanager
-def open_scope(scope: AuditScope) -> Iterator[AuditScope]:
-    """Make ``scope`` current for the duration of the block."""
-    token = _SCOPE.set(scope)
-    try:
-        yield scope
-    finally:
-        _SCOPE.reset(token)
-
-
-def outcome_of(exc: BaseException) -> tuple[Outcome, str]:
-    """Classify an error for the log: denied (auth or policy) or error, and its reason."""
-    if isinstance(exc, StrongroomError):
-        if exc.status_code in (401, 403) or (
-            isinstance(exc, NotFound) and getattr(exc, "denied_by_policy", False)
-        ):
-            return Outcome.DENIED, exc.slug
-        return Outcome.ERROR, exc.slug
-    return Outcome.ERROR, "internal-error"
 
 
 P = ParamSpec("P")
@@ -415,7 +327,7 @@ class AuditLog:
         outside one it opens a scope, and if the block fails, appends the
         denied or error entry before the exception propagates.
         """
-        scope = _SCOPE.get()
+        scope = current_scope()
         if scope is not None:
             if scope.event is None:
                 scope.set_event(event, resource=resource)
@@ -445,21 +357,19 @@ class AuditLog:
         returned function runs on the writer thread. Only the first write of
         a scope carries the entry, so a request has exactly one.
         """
-        scope = _SCOPE.get()
+        scope = current_scope()
         if scope is None or scope.receipt is not None:
             return op
 
         def audited(tx: WriteTx) -> T:
-            token = _SCOPE.set(scope)
             saved = dict(scope.details)
             try:
-                result = op(tx)
+                with open_scope(scope):
+                    result = op(tx)
             except BaseException:
                 # Facts noted by an operation that rolled back did not happen.
                 scope.details = saved
                 raise
-            finally:
-                _SCOPE.reset(token)
             if scope.receipt is None:
                 receipt = self.append_in(tx, scope.to_event(Outcome.ALLOWED))
                 scope.receipt = receipt
