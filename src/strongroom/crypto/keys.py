@@ -47,6 +47,7 @@ from strongroom.crypto._primitives import (
     TAG_SIZE,
     constant_time_equal,
     hkdf_sha256,
+    hmac_sha256,
     random_bytes,
 )
 from strongroom.errors import DecryptionFailed
@@ -75,6 +76,7 @@ _WRAPPED_LEN: Final = _KEK_HEADER_LEN + NONCE_SIZE + KEY_SIZE + TAG_SIZE
 _SUBJECT__WRAPPED_LEN: Final = 5 + NONCE_SIZE + KEY_SIZE + TAG_SIZE
 _MAX_KEK_VERSION: Final = 2**32 - 1
 _MAX_SUBJECT_ID_BYTES: Final = 1024
+_PSEUDONYM_DOMAIN: Final = b"strongroom/audit-pseudonym/v1"
 _CHECK_CONSTANT: Final = b"strongroom root key check value v1"
 _PURPOSE_RE: Final = re.compile(r"[a-z0-9][a-z0-9.-]{0,63}")
 
@@ -293,6 +295,17 @@ class SubjectKey(_SecretKey):
     def key_class(self) -> str:
         """``"subject:<id>"``, bound into the payload AAD of this subject's records."""
         return self._key_class
+
+    def audit_pseudonym(self) -> str:
+        """The subject's name in the audit log: ``sp1_`` and 32 hex digits.
+
+        HMAC-SHA256 under this key, so the log's entries about the subject can
+        be found while the key exists, and by nobody once it is destroyed
+        (erasure); the plain subject id never goes in the log.
+        """
+        label = _PSEUDONYM_DOMAIN + lp16(self._subject_id.encode())
+        mac = hmac_sha256(self.secret_bytes(), label)
+        return "sp1_" + mac[:16].hex()
 
     def __repr__(self) -> str:
         return f"SubjectKey(subject_id={self._subject_id!r}, key=<redacted>)"

@@ -189,7 +189,9 @@ class AuditEvent:
     ``principal`` is a token accessor (never the token), ``client`` a keyed
     hash of the client address, ``network`` a keyed hash of its network
     (the /24 of an IPv4 address, the /48 of an IPv6 one), ``details``
-    small non-secret facts (a version number, a count); the caller
+    small non-secret facts (a version number, a count), ``subject`` the
+    audit pseudonym of the data subject whose record was touched (keyed by
+    the subject's own key, so erasure makes it unlinkable); the caller
     guarantees no secret or personal value is in any field.
     """
 
@@ -203,6 +205,7 @@ class AuditEvent:
     policy_version: str | None = None
     client: str | None = None
     network: str | None = None
+    subject: str | None = None
     details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def canonical(self, *, seq: int, time_ns: int) -> bytes:
@@ -227,4 +230,6 @@ class AuditEvent:
             obj["client"] = self.client
         if self.network is not None:
             obj["network"] = self.network
+        if self.subject is not None:
+            obj["subject"] = self.subject
         return canonical(obj)

@@ -28,7 +28,15 @@ from strongroom.ledger.entry import AuditEvent, Event, Outcome
 if TYPE_CHECKING:
     from strongroom.vault.principal import Principal
 
-__all__ = ["AuditScope", "Receipt", "current_scope", "note", "open_scope", "outcome_of"]
+__all__ = [
+    "AuditScope",
+    "Receipt",
+    "current_scope",
+    "note",
+    "note_subject",
+    "open_scope",
+    "outcome_of",
+]
 
 _SCOPE: contextvars.ContextVar[AuditScope | None] = contextvars.ContextVar(
     "strongroom_audit_scope", default=None
@@ -55,6 +63,7 @@ class AuditScope:
     request_id: str
     client: str | None = None
     network: str | None = None
+    subject: str | None = None
     event: Event | None = None
     resource: str = ""
     principal: str = "anonymous"
@@ -89,6 +98,7 @@ class AuditScope:
             policy_version=self.policy_version,
             client=self.client,
             network=self.network,
+            subject=self.subject,
             details=dict(self.details),
         )
 
@@ -103,6 +113,13 @@ def note(**details: Any) -> None:
     scope = _SCOPE.get()
     if scope is not None:
         scope.details.update(details)
+
+
+def note_subject(pseudonym: str) -> None:
+    """Name the data subject (by its audit pseudonym) whose record the current entry touches."""
+    scope = _SCOPE.get()
+    if scope is not None:
+        scope.subject = pseudonym
 
 
 @contextmanager

@@ -44,6 +44,7 @@ from strongroom.storage.repositories import (
 from strongroom.storage.writer import WriteTx
 from strongroom.types import Capability
 from strongroom.vault.audit import audited, note
+from strongroom.vault.audit_scope import note_subject
 from strongroom.vault.principal import Principal
 
 if TYPE_CHECKING:
@@ -221,6 +222,7 @@ class KVService:
             key: Any = keyring.get(subj.kek_version).unwrap_subject_key(
                 subj.wrapped_key, subject_id=subj.id
             )
+            note_subject(key.audit_pseudonym())
             kek_version: int | None = None
         else:
             key, kek_version = kek, kek.version
@@ -307,6 +309,7 @@ class KVService:
             key: Any = keyring.get(subj.kek_version).unwrap_subject_key(
                 subj.wrapped_key, subject_id=subj.id
             )
+            note_subject(key.audit_pseudonym())
         else:
             if v.kek_version is None:  # pragma: no cover - schema invariant
                 raise NotFound("nothing at this path")

@@ -65,6 +65,13 @@ def test_subjects_end_to_end(tmp_path: Path) -> None:
             leaves = c.get("/v1/audit/entries", params={"start": 0, "end": 1000}).json()
             everything = b"".join(base64.b64decode(e["leaf_input"]) for e in leaves["entries"])
             assert b"sys:subject:write" in everything
+            # The record's write names its subject by audit pseudonym, not by id.
+            records = [
+                json.loads(base64.b64decode(e["leaf_input"]))
+                for e in leaves["entries"]
+                if b"patients/77" in base64.b64decode(e["leaf_input"])
+            ]
+            assert records and all(r["subject"].startswith("sp1_") for r in records)
 
         wrote = _cli(srv, "kv", "put", "secret/patients/78", "--subject", subject["id"], "n=1")
         assert wrote.returncode == 0, wrote.stderr

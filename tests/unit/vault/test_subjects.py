@@ -91,3 +91,47 @@ def test_sqlite_unique_index_exists(vault: Vault) -> None:
     finally:
         con.close()
     assert "ux_subjects_tenant_ref" in names
+
+
+class TestAuditPseudonyms:
+    def _entries(self, vault: Vault) -> list[dict[str, object]]:
+        import json
+
+        size = vault.audit.size()
+        return [json.loads(r.entry) for r in vault.audit.entries(0, size)]
+
+    def test_entries_name_the_subject_by_pseudonym_only(
+        self, vault: Vault, root: Principal
+    ) -> None:
+        a = vault.subjects.create(root).id
+        b = vault.subjects.create(root).id
+        vault.kv.put(root, "secret", "p/a", {"n": 1}, subject=a)
+        vault.kv.get(root, "secret", "p/a")
+        vault.kv.put(root, "secret", "p/b", {"n": 2}, subject=b)
+        vault.kv.put(root, "secret", "plain", {"n": 3})
+        vault.kv.get(root, "secret", "plain")
+        entries = self._entries(vault)
+        by_resource: dict[str, set[object]] = {}
+        for e in entries:
+            by_resource.setdefault(str(e["resource"]), set()).add(e.get("subject"))
+        (pa,) = by_resource["secret/p/a"]  # the write and the read: one pseudonym
+        (pb,) = by_resource["secret/p/b"]
+        assert isinstance(pa, str) and pa.startswith("sp1_") and pa != pb
+        assert by_resource["secret/plain"] == {None}
+        text = str(entries)
+        assert a not in text and b not in text  # never the subject id itself
+
+    def test_pseudonym_is_keyed_by_the_subject_key(self) -> None:
+        from strongroom.crypto import SubjectKey
+
+        k1 = SubjectKey(b"\x01" * 32, subject_id="sub_x")
+        assert (
+            k1.audit_pseudonym() == SubjectKey(b"\x01" * 32, subject_id="sub_x").audit_pseudonym()
+        )
+        assert (
+            k1.audit_pseudonym() != SubjectKey(b"\x02" * 32, subject_id="sub_x").audit_pseudonym()
+        )
+        assert (
+            k1.audit_pseudonym() != SubjectKey(b"\x01" * 32, subject_id="sub_y").audit_pseudonym()
+        )
+        assert len(k1.audit_pseudonym()) == len("sp1_") + 32
