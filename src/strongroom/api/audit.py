@@ -114,6 +114,7 @@ EVENTS: dict[tuple[str, str], Event] = {
     ("GET", "/v1/audit/entries"): E.AUDIT_ENTRIES_READ,
     ("GET", "/v1/audit/proof/inclusion"): E.AUDIT_PROOF_READ,
     ("GET", "/v1/audit/proof/consistency"): E.AUDIT_PROOF_READ,
+    ("POST", "/v1/audit/proofs"): E.AUDIT_PROOF_READ,
     ("GET", "/v1/audit/search"): E.AUDIT_LOG_SEARCH,
 }
 """The audit event of every audited route, by (method, path template)."""

@@ -367,3 +367,60 @@ def verify(
         )
     if report.trusted is not None:
         save_state(state_path, report.trusted)
+
+
+@app.command("proofs")
+def proofs(
+    index: Annotated[
+        list[int], typer.Option("--index", min=0, help="Leaf index of an entry (repeatable).")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="File to write (default: stdout).")
+    ] = None,
+    addr: AddrOpt = DEFAULT_ADDR,
+    token: TokenOpt = None,
+) -> None:
+    """Write a proof document: the entries, each with its inclusion proof, under one
+    signed checkpoint (check it anywhere with ``strongroom audit verify-proofs``)."""
+    with connect(addr, token) as client:
+        doc = client.post("/v1/audit/proofs", {"indices": index})
+    text = json.dumps(doc, indent=2) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        note(f"{len(doc.get('items') or [])} entries proven in {out}")
+
+
+@app.command("verify-proofs")
+def verify_proofs(
+    document: Annotated[
+        Path, typer.Argument(metavar="FILE", help="Proof document (audit proofs, a receipt).")
+    ],
+    key: Annotated[
+        str | None,
+        typer.Option(help="Verifier key you trust (name+id+key); default: the document's own."),
+    ] = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Verify a proof document offline: the checkpoint's signature and every entry's proof.
+
+    Exits 0 when every entry is proven; otherwise says which one fails and exits 7.
+    """
+    from strongroom.ledger.proofs import parse_document, verify_document
+
+    try:
+        raw = document.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {document}: {exc.strerror}") from exc
+    doc = parse_document(raw)
+    cp = verify_document(doc, trusted_key=key)
+    summary = {
+        "verified": True,
+        "entries": len(doc.items),
+        "origin": cp.origin,
+        "tree_size": cp.size,
+        "root_hash": base64.b64encode(cp.root_hash).decode(),
+        "key": "trusted (--key)" if key else "the document's own (pass --key to pin it)",
+    }
+    Output(fmt).record(summary, title="Proofs verified")

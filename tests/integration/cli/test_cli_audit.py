@@ -8,6 +8,7 @@ A verifier that always passed would fail every one of these tests.
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 import time
@@ -242,3 +243,33 @@ class TestTampering:
         assert code == 7 and "forked" in [k for k, _ in _kinds(report)], report
         code, report = _verify(cli, tmp_path / "bob.bundle", bob, "--trust", str(alice_note))
         assert code == 7 and "forked" in [k for k, _ in _kinds(report)], report
+
+
+def test_proof_documents_verify_offline_and_catch_tampering(server: Server, tmp_path: Path) -> None:
+    cli = CLI(server.addr)
+    _traffic(server, 4)
+    doc_path = tmp_path / "proofs.json"
+    cli.ok("audit", "proofs", "--index", "2", "--index", "5", "--out", str(doc_path))
+    key = httpx.get(
+        server.addr + "/v1/audit/key", headers={"X-Strongroom-Token": ROOT_TOKEN}
+    ).json()["verifier_key"]
+    server.stop()  # offline from here on
+    ok = cli("audit", "verify-proofs", str(doc_path), "--key", key, "--format", "json")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["entries"] == 2
+
+    doc = json.loads(doc_path.read_text())
+    raw = bytearray(base64.b64decode(doc["items"][1]["leaf_input"]))
+    raw[raw.index(b"secret")] = ord("S")
+    doc["items"][1]["leaf_input"] = base64.b64encode(bytes(raw)).decode()
+    bad = tmp_path / "tampered.json"
+    bad.write_text(json.dumps(doc))
+    r = cli("audit", "verify-proofs", str(bad), "--key", key)
+    assert r.returncode == 7 and "item 1" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{")
+    r = cli("audit", "verify-proofs", str(garbage))
+    assert r.returncode == 7 and "Traceback" not in r.stderr
+    r = cli("audit", "verify-proofs", str(tmp_path / "missing.json"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr

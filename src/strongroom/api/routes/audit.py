@@ -25,14 +25,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from strongroom.api.deps import CurrentPrincipal, VaultDep, common_responses
 from strongroom.errors import InvalidInput, PermissionDenied
 from strongroom.storage.audit import AuditRow, SearchQuery
 from strongroom.types import Capability
 from strongroom.vault import Principal
+from strongroom.vault.audit_proofs import MAX_ITEMS, proof_document
 
-__all__ = ["router"]
+__all__ = ["ProofsRequest", "router"]
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -137,6 +139,22 @@ def inclusion(
     else:
         raise InvalidInput("give exactly one of index and hash")
     return {"leaf_index": leaf, "tree_size": n, "audit_path": [_b64(h) for h in path]}
+
+
+class ProofsRequest(BaseModel):
+    """Entries to prove, by leaf index."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    indices: list[Annotated[int, Field(ge=0)]] = Field(min_length=1, max_length=MAX_ITEMS)
+
+
+@router.post("/proofs", responses=common_responses())
+def proofs(vault: VaultDep, principal: CurrentPrincipal, body: ProofsRequest) -> dict[str, Any]:
+    """A proof document (``strongroom-proofs/v1``): the entries, each with its inclusion
+    proof, under one signed checkpoint; ``strongroom audit verify-proofs`` checks it offline."""
+    _require(principal, "proof")
+    return proof_document(vault.audit, body.indices).to_json()
 
 
 @router.get("/proof/consistency", responses=common_responses())
