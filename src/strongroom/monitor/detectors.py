@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, deque
-from typing import Protocol
+from typing import Any, Protocol
 
 from strongroom.monitor.activity import ANONYMOUS, Activity
 from strongroom.monitor.alert import Alert, AlertKind, Severity, Thresholds
@@ -104,6 +104,47 @@ def _subject(a: Activity) -> tuple[str, str]:
     return "client", a.client or "unknown"
 
 
+def _sweep(
+    windows: dict[tuple[str, str], _Window] | dict[tuple[str, str], _DistinctWindow], oldest: float
+) -> None:
+    """Trim every subject's window to ``oldest`` and forget the subjects left empty."""
+    for key in list(windows):
+        w = windows[key]
+        w.trim(oldest)
+        if not w.events:
+            del windows[key]
+
+
+def _tipped(
+    a: Activity,
+    kind: AlertKind,
+    severity: Severity,
+    *,
+    summary: str,
+    key: str,
+    first_time: float,
+    first_seq: int,
+    reasons: tuple[str, ...] = (),
+    evidence: dict[str, Any] | None = None,
+) -> Alert:
+    """An alert tipped by ``a``: at its time, about its principal, client and tenant."""
+    return Alert(
+        kind=kind,
+        severity=severity,
+        time=a.time,
+        first_time=first_time,
+        principal=a.principal,
+        client=a.client,
+        tenant=a.tenant,
+        summary=summary,
+        reasons=reasons,
+        evidence=evidence or {},
+        first_seq=first_seq,
+        last_seq=a.seq,
+        key=key,
+    )
+
+
 class BruteForce:
     """Failed authentications per client and per principal; every lockout."""
 
@@ -116,19 +157,15 @@ class BruteForce:
         th = self._th
         if a.is_lockout:
             return [
-                Alert(
-                    kind=AlertKind.BRUTE_FORCE,
-                    severity=Severity.HIGH,
-                    time=a.time,
-                    first_time=a.time,
-                    principal=a.principal,
-                    client=a.client,
-                    tenant=a.tenant,
+                _tipped(
+                    a,
+                    AlertKind.BRUTE_FORCE,
+                    Severity.HIGH,
                     summary="a client was locked out after repeated failed authentications",
-                    reasons=("lockout",),
-                    first_seq=a.seq,
-                    last_seq=a.seq,
                     key=f"brute_force/client/{a.client}",
+                    first_time=a.time,
+                    first_seq=a.seq,
+                    reasons=("lockout",),
                 )
             ]
         if not a.is_auth_failure:
@@ -144,38 +181,30 @@ class BruteForce:
             if w is None:
                 w = self._windows[key] = _Window()
             n = w.add(a.time, a.seq, th.brute_force_window_s)
-            if n >= th.brute_force_failures:
+            # Every subject's window counts the failure; one alert is enough.
+            if n >= th.brute_force_failures and not out:
                 first_t, first_seq = w.events[0]
                 out.append(
-                    Alert(
-                        kind=AlertKind.BRUTE_FORCE,
-                        severity=Severity.HIGH,
-                        time=a.time,
-                        first_time=first_t,
-                        principal=a.principal,
-                        client=a.client,
-                        tenant=a.tenant,
+                    _tipped(
+                        a,
+                        AlertKind.BRUTE_FORCE,
+                        Severity.HIGH,
                         summary=(
                             f"{n} failed authentications from one {key[0]} "
                             f"within {th.brute_force_window_s:.0f} s"
                         ),
+                        key=f"brute_force/{key[0]}/{key[1]}",
+                        first_time=first_t,
+                        first_seq=first_seq,
                         reasons=(f"per-{key[0]}",),
                         evidence={"failures": n, "window_s": int(th.brute_force_window_s)},
-                        first_seq=first_seq,
-                        last_seq=a.seq,
-                        key=f"brute_force/{key[0]}/{key[1]}",
                     )
                 )
-        return out[:1]
+        return out
 
     def sweep(self, now: float) -> None:
         """Drop subjects with no failure left in the window."""
-        oldest = now - self._th.brute_force_window_s
-        for key in list(self._windows):
-            w = self._windows[key]
-            w.trim(oldest)
-            if not w.events:
-                del self._windows[key]
+        _sweep(self._windows, now - self._th.brute_force_window_s)
 
 
 class Enumeration:
@@ -199,37 +228,28 @@ class Enumeration:
             return []
         first_t, _, first_seq = w.events[0]
         return [
-            Alert(
-                kind=AlertKind.ENUMERATION,
-                severity=Severity.WARNING,
-                time=a.time,
-                first_time=first_t,
-                principal=a.principal,
-                client=a.client,
-                tenant=a.tenant,
+            _tipped(
+                a,
+                AlertKind.ENUMERATION,
+                Severity.WARNING,
                 summary=(
                     f"{w.distinct} distinct paths answered not-found or forbidden "
                     f"within {th.enumeration_window_s:.0f} s"
                 ),
+                key=f"enumeration/{key[0]}/{key[1]}",
+                first_time=first_t,
+                first_seq=first_seq,
                 evidence={
                     "distinct_paths": w.distinct,
                     "misses": len(w.events),
                     "window_s": int(th.enumeration_window_s),
                 },
-                first_seq=first_seq,
-                last_seq=a.seq,
-                key=f"enumeration/{key[0]}/{key[1]}",
             )
         ]
 
     def sweep(self, now: float) -> None:
         """Drop subjects with nothing left in the window."""
-        oldest = now - self._th.enumeration_window_s
-        for key in list(self._windows):
-            w = self._windows[key]
-            w.trim(oldest)
-            if not w.events:
-                del self._windows[key]
+        _sweep(self._windows, now - self._th.enumeration_window_s)
 
 
 class _ReadScale:
@@ -327,18 +347,17 @@ class Exfiltration:
     def _alert(self, a: Activity, sc: _ReadScale, basis: str) -> Alert:
         reads, distinct = len(sc.window.events), sc.window.distinct
         first_t, _, first_seq = sc.window.events[0]
-        return Alert(
-            kind=AlertKind.EXFILTRATION,
-            severity=Severity.CRITICAL,
-            time=a.time,
-            first_time=first_t,
-            principal=a.principal,
-            client=a.client,
-            tenant=a.tenant,
+        return _tipped(
+            a,
+            AlertKind.EXFILTRATION,
+            Severity.CRITICAL,
             summary=(
                 f"{reads} reads of {distinct} records within {sc.span:.0f} s "
                 f"(busiest usual window: {sc.base_reads} reads of {sc.base_distinct} records)"
             ),
+            key=f"exfiltration/principal/{a.principal}",
+            first_time=first_t,
+            first_seq=first_seq,
             reasons=(basis,),
             evidence={
                 "reads": reads,
@@ -348,9 +367,6 @@ class Exfiltration:
                 "history_windows": len(sc.history),
                 "window_s": int(sc.span),
             },
-            first_seq=first_seq,
-            last_seq=a.seq,
-            key=f"exfiltration/principal/{a.principal}",
         )
 
     def sweep(self, now: float) -> None:
@@ -428,20 +444,16 @@ class UnusualAccess:
             for r in reasons
         )
         return [
-            Alert(
-                kind=AlertKind.UNUSUAL_ACCESS,
-                severity=Severity.WARNING,
-                time=a.time,
-                first_time=a.time,
-                principal=a.principal,
-                client=a.client,
-                tenant=a.tenant,
+            _tipped(
+                a,
+                AlertKind.UNUSUAL_ACCESS,
+                Severity.WARNING,
                 summary=f"access {what}",
+                key=f"unusual_access/principal/{a.principal}",
+                first_time=a.time,
+                first_seq=a.seq,
                 reasons=tuple(reasons),
                 evidence={**evidence, "history_events": p.events},
-                first_seq=a.seq,
-                last_seq=a.seq,
-                key=f"unusual_access/principal/{a.principal}",
             )
         ]
 
