@@ -134,18 +134,8 @@ def search(
         "since": _time(since),
         "until": _time(until),
     }
-    found: list[dict[str, Any]] = []
-    after: int | None = None
     with connect(addr, token) as client:
-        while len(found) < limit:
-            page = client.get(
-                "/v1/audit/search",
-                params={**params, "after": after, "limit": min(_PAGE, limit - len(found))},
-            )
-            found.extend(page.get("entries") or [])
-            after = page.get("next_after")
-            if after is None:
-                break
+        found = client.get_pages("/v1/audit/search", "entries", limit=limit, params=params)
     rows = [
         {
             "index": f["leaf_index"],

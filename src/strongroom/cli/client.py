@@ -113,6 +113,10 @@ def segment(name: str) -> str:
     return quote(name, safe="")
 
 
+_PAGE = 1000
+"""The largest page the list routes serve."""
+
+
 class Client:
     """A synchronous client bound to one server address and (optionally) one token."""
 
@@ -179,6 +183,24 @@ class Client:
     def get(self, path: str, *, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """``GET`` a path."""
         return self.request("GET", path, params=params)
+
+    def get_pages(
+        self, path: str, items: str, *, limit: int, params: dict[str, Any] | None = None
+    ) -> list[Any]:
+        """``GET`` a list route page after page (``after`` = the last ``next_after``) until
+        ``limit`` items or the end; ``items`` names the list in each page."""
+        found: list[Any] = []
+        after: Any = None
+        while len(found) < limit:
+            page = self.get(
+                path,
+                params={**(params or {}), "after": after, "limit": min(_PAGE, limit - len(found))},
+            )
+            found.extend(page.get(items) or [])
+            after = page.get("next_after")
+            if after is None:
+                break
+        return found
 
     def get_text(self, path: str) -> str:
         """``GET`` a path that answers ``text/plain`` (a signed checkpoint)."""

@@ -23,8 +23,6 @@ __all__ = ["app"]
 
 app = typer.Typer(help="Security alerts from the audit log monitor.", no_args_is_help=True)
 
-_PAGE = 1000
-
 
 class Status(enum.StrEnum):
     """Which alerts to list."""
@@ -71,18 +69,8 @@ def alerts(
 ) -> None:
     """List alerts (operators: needs read on sys/monitor/alerts)."""
     params: dict[str, Any] = {"status": str(Status.ALL if show_all else status), "kind": kind}
-    found: list[dict[str, Any]] = []
-    after: int | None = None
     with connect(addr, token) as client:
-        while len(found) < limit:
-            page = client.get(
-                "/v1/sys/monitor/alerts",
-                params={**params, "after": after, "limit": min(_PAGE, limit - len(found))},
-            )
-            found.extend(page.get("alerts") or [])
-            after = page.get("next_after")
-            if after is None:
-                break
+        found = client.get_pages("/v1/sys/monitor/alerts", "alerts", limit=limit, params=params)
     Output(fmt).rows(
         [_row(a) for a in found],
         ["id", "time", "kind", "severity", "subject", "summary", "status"],

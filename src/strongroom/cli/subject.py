@@ -34,8 +34,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-_PAGE = 1000
-
 RefOpt = Annotated[
     str | None,
     typer.Option(
@@ -118,15 +116,6 @@ def list_(
     ] = 1000,
 ) -> None:
     """List the tenant's subjects (in id order)."""
-    found: list[dict[str, Any]] = []
-    after: str | None = None
     with connect(addr, token) as client:
-        while len(found) < limit:
-            page = client.get(
-                "/v1/sys/subjects", params={"after": after, "limit": min(_PAGE, limit - len(found))}
-            )
-            found.extend(page.get("subjects") or [])
-            after = page.get("next_after")
-            if after is None:
-                break
+        found = client.get_pages("/v1/sys/subjects", "subjects", limit=limit)
     Output(fmt).rows(found, ["id", "created_at", "erased_at"], title="Data subjects", full=found)
