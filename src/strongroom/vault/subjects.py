@@ -71,6 +71,13 @@ def _view(rec: SubjectRecord, versions: int | None = None) -> SubjectView:
     return SubjectView(rec.id, rec.created_at, rec.erased_at, rec.ref_index is not None, versions)
 
 
+def _shown(repo: SubjectRepository, rec: SubjectRecord | None) -> SubjectView:
+    """A found subject with its record count; the one NotFound for absent and not yours."""
+    if rec is None:
+        raise NotFound("no such data subject")
+    return _view(rec, repo.version_count(rec.id))
+
+
 class SubjectService:
     """Create, find and list a tenant's data subjects."""
 
@@ -120,10 +127,7 @@ class SubjectService:
         ref_index = self._ref_index(principal.tenant, reference)
         with self._v.db.read() as conn:
             repo = SubjectRepository(conn)
-            rec = repo.by_reference(principal.tenant, ref_index)
-            if rec is None:
-                raise NotFound("no such data subject")
-            return _view(rec, repo.version_count(rec.id))
+            return _shown(repo, repo.by_reference(principal.tenant, ref_index))
 
     def get(self, principal: Principal, subject_id: str) -> SubjectView:
         """One subject of the caller's tenant."""
@@ -132,10 +136,7 @@ class SubjectService:
             raise NotFound("no such data subject")
         with self._v.db.read() as conn:
             repo = SubjectRepository(conn)
-            rec = repo.get(principal.tenant, subject_id)
-            if rec is None:
-                raise NotFound("no such data subject")
-            return _view(rec, repo.version_count(rec.id))
+            return _shown(repo, repo.get(principal.tenant, subject_id))
 
     def list(
         self, principal: Principal, *, after: str | None = None, limit: int = 100
