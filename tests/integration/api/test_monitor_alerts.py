@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from tests.integration.cli.conftest import CLI
 from tests.support.server import LiveServer, start_server
+from tests.support.webhook import WebhookReceiver
 
 from strongroom.crypto import SIGNATURE_HEADER, verify_webhook
 from strongroom.errors import IntegrityViolation
@@ -27,41 +24,15 @@ ROOT = "strongroom_test_root_token"
 SECRET = "whsec-test-0123456789abcdef"
 
 
-class Receiver:
-    """A webhook endpoint that fails its first delivery (to prove the retry)."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[int, dict[str, str], bytes]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                status = 500 if not outer.calls else 204
-                outer.calls.append((status, dict(self.headers), body))
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
+def receiver() -> Iterator[WebhookReceiver]:
+    # Fails the first delivery, to prove the retry.
+    r = WebhookReceiver([500], then=204)
     yield r
     r.close()
 
 
-def _env(receiver: Receiver) -> dict[str, str]:
+def _env(receiver: WebhookReceiver) -> dict[str, str]:
     return {
         "STRONGROOM_MONITOR_WEBHOOKS": json.dumps([receiver.url]),
         "STRONGROOM_MONITOR_WEBHOOK_SECRET": SECRET,
@@ -86,19 +57,6 @@ def _wait_for_alerts(c: httpx.Client, n: int, status: str = "open") -> list[dict
         time.sleep(0.1)
 
 
-def _cli(srv: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
-    env.update({"STRONGROOM_ADDR": srv.url, "STRONGROOM_TOKEN": ROOT})
-    return subprocess.run(
-        [sys.executable, "-m", "strongroom.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-
-
 def _alerts_metric(c: httpx.Client, kind: str) -> float:
     for family in text_string_to_metric_families(c.get("/v1/sys/metrics").text):
         for s in family.samples:
@@ -107,8 +65,9 @@ def _alerts_metric(c: httpx.Client, kind: str) -> float:
     raise AssertionError("strongroom_alerts_total is missing")
 
 
-def test_brute_force_alert_end_to_end(tmp_path: Path, receiver: Receiver) -> None:
+def test_brute_force_alert_end_to_end(tmp_path: Path, receiver: WebhookReceiver) -> None:
     srv = start_server(tmp_path / "data", env=_env(receiver))
+    cli = CLI(srv.url)
     try:
         with _api(srv) as c:
             assert _wait_for_alerts(c, 0) == []
@@ -152,16 +111,16 @@ def test_brute_force_alert_end_to_end(tmp_path: Path, receiver: Receiver) -> Non
             assert payload["id"] == alert["id"] and payload["kind"] == "brute_force"
 
             # The CLI lists it, acknowledges it once, and refuses a second time.
-            listed = json.loads(_cli(srv, "monitor", "alerts", "--format", "json").stdout)
+            listed = json.loads(cli("monitor", "alerts", "--format", "json").stdout)
             assert [a["id"] for a in listed] == [alert["id"]]
-            ok = _cli(srv, "monitor", "ack", str(alert["id"]), "--disposition", "false_positive")
+            ok = cli("monitor", "ack", str(alert["id"]), "--disposition", "false_positive")
             assert ok.returncode == 0, ok.stderr
-            again = _cli(srv, "monitor", "ack", str(alert["id"]))
+            again = cli("monitor", "ack", str(alert["id"]))
             assert again.returncode != 0
             assert again.stderr.startswith("Error:") and len(again.stderr.strip().splitlines()) == 1
             assert "Traceback" not in again.stderr
-            assert json.loads(_cli(srv, "monitor", "alerts", "--format", "json").stdout) == []
-            done = json.loads(_cli(srv, "monitor", "alerts", "--all", "--format", "json").stdout)
+            assert json.loads(cli("monitor", "alerts", "--format", "json").stdout) == []
+            done = json.loads(cli("monitor", "alerts", "--all", "--format", "json").stdout)
             assert done[0]["acknowledged"]["disposition"] == "false_positive"
             assert done[0]["acknowledged"]["by"]
             acks = c.get("/v1/audit/search", params={"event": "monitor:alert:ack"}).json()[

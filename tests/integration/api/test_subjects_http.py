@@ -4,47 +4,32 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
-from tests.support.server import LiveServer, start_server
+from tests.integration.cli.conftest import CLI
+from tests.support.server import start_server
 
 ROOT = "strongroom_test_root_token"
 REF = "MRN-77-canary Jeanne Dupont"
 
 
-def _cli(srv: LiveServer, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
-    env.update({"STRONGROOM_ADDR": srv.url, "STRONGROOM_TOKEN": ROOT})
-    return subprocess.run(
-        [sys.executable, "-m", "strongroom.cli.main", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_subjects_end_to_end(tmp_path: Path) -> None:
     srv = start_server(tmp_path / "data")
+    cli = CLI(srv.url)
     try:
-        made = _cli(srv, "subject", "create", "--ref-stdin", "--format", "json", stdin=REF + "\n")
+        made = cli("subject", "create", "--ref-stdin", "--format", "json", input=REF + "\n")
         assert made.returncode == 0, made.stderr
         subject = json.loads(made.stdout)
         assert subject["id"].startswith("sub_") and subject["has_reference"] is True
 
-        found = _cli(srv, "subject", "lookup", "--ref-stdin", "--field", "id", stdin=REF.upper())
+        found = cli("subject", "lookup", "--ref-stdin", "--field", "id", input=REF.upper())
         assert found.returncode == 0 and found.stdout.strip() == subject["id"]
 
-        again = _cli(srv, "subject", "create", "--ref-stdin", stdin=REF)
+        again = cli("subject", "create", "--ref-stdin", input=REF)
         assert again.returncode != 0 and again.stderr.startswith("Error:")
         assert len(again.stderr.strip().splitlines()) == 1 and "Traceback" not in again.stderr
-        missing = _cli(srv, "subject", "lookup", "--ref", "nobody")
+        missing = cli("subject", "lookup", "--ref", "nobody")
         assert missing.returncode != 0 and "Traceback" not in missing.stderr
 
         with httpx.Client(base_url=srv.url, headers={"X-Strongroom-Token": ROOT}) as c:
@@ -73,11 +58,11 @@ def test_subjects_end_to_end(tmp_path: Path) -> None:
             ]
             assert records and all(r["subject"].startswith("sp1_") for r in records)
 
-        wrote = _cli(srv, "kv", "put", "secret/patients/78", "--subject", subject["id"], "n=1")
+        wrote = cli("kv", "put", "secret/patients/78", "--subject", subject["id"], "n=1")
         assert wrote.returncode == 0, wrote.stderr
-        shown_cli = _cli(srv, "subject", "show", subject["id"], "--format", "json")
+        shown_cli = cli("subject", "show", subject["id"], "--format", "json")
         assert json.loads(shown_cli.stdout)["record_versions"] == 2
-        listed_cli = _cli(srv, "subject", "list", "--format", "json")
+        listed_cli = cli("subject", "list", "--format", "json")
         assert [s["id"] for s in json.loads(listed_cli.stdout)] == [subject["id"]]
     finally:
         srv.stop()

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from tests.support.webhook import WebhookReceiver
 
 from strongroom.crypto import SIGNATURE_HEADER, verify_webhook
 from strongroom.ledger.entry import AuditEvent, Event, Outcome
@@ -20,43 +19,18 @@ from strongroom.monitor.webhook import WebhookSender
 KEY = b"k" * 32
 
 
-class Hook:
-    """A real HTTP endpoint answering a scripted list of statuses."""
-
-    def __init__(self, statuses: list[int]) -> None:
-        self.statuses = statuses
-        self.got: list[tuple[dict[str, str], bytes]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.got.append((dict(self.headers), body))
-                status = outer.statuses.pop(0) if outer.statuses else 200
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/h"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
 def hook() -> Iterator[Any]:
-    made: list[Hook] = []
+    made: list[WebhookReceiver] = []
 
-    def make(statuses: list[int]) -> Hook:
-        h = Hook(statuses)
+    def make(statuses: list[int]) -> WebhookReceiver:
+        h = WebhookReceiver(statuses)
         made.append(h)
         return h
 
     yield make
     for h in made:
-        h.httpd.shutdown()
-        h.httpd.server_close()
+        h.close()
 
 
 class TestWebhookSender:
@@ -67,8 +41,8 @@ class TestWebhookSender:
         sender.send({"id": 7, "kind": "brute_force"})
         sender.close()
         assert delays == [1.0, 2.0]
-        assert len(h.got) == 3
-        headers, body = h.got[-1]
+        assert len(h.calls) == 3
+        _, headers, body = h.calls[-1]
         assert json.loads(body) == {"id": 7, "kind": "brute_force"}
         verify_webhook(KEY, body, headers[SIGNATURE_HEADER], now=int(time.time()))
 
@@ -78,14 +52,14 @@ class TestWebhookSender:
         sender = WebhookSender([h.url], key=KEY, sleep=delays.append)
         sender.send({"id": 1})
         sender.close()
-        assert len(h.got) == 1 and delays == []
+        assert len(h.calls) == 1 and delays == []
 
     def test_gives_up_after_its_attempts(self, hook: Any) -> None:
         h = hook([500] * 10)
         sender = WebhookSender([h.url], key=KEY, attempts=3, sleep=lambda s: None)
         sender.send({"id": 1})
         sender.close()
-        assert len(h.got) == 3
+        assert len(h.calls) == 3
 
     def test_unreachable_receiver_is_retried_not_raised(self) -> None:
         delays: list[float] = []
@@ -102,8 +76,8 @@ class TestWebhookSender:
         for i in range(3):
             sender.send({"id": i})
         sender.close()
-        assert [json.loads(x)["id"] for _, x in a.got] == [0, 1, 2]
-        assert [json.loads(x)["id"] for _, x in b.got] == [0, 1, 2]
+        assert [json.loads(x)["id"] for _, _, x in a.calls] == [0, 1, 2]
+        assert [json.loads(x)["id"] for _, _, x in b.calls] == [0, 1, 2]
 
 
 def _failure(seq: int) -> bytes:
