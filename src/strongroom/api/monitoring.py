@@ -35,6 +35,7 @@ __all__ = [
     "DISPOSITIONS",
     "AlertBook",
     "start_monitor",
+    "stop_monitor",
 ]
 
 log = logging.getLogger("strongroom.monitor")

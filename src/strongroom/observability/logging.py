@@ -84,9 +84,16 @@ def configure_logging(
     ACCESS_LOG.attach(
         handler,
         level=root.level,
-        processors=[structlog.contextvars.merge_contextvars, redact, stamp, renderer],
+        processors=[structlog.contextvars.merge_contextvars, redact, _access_line, stamp, renderer],
     )
     return redactor
+
+
+def _access_line(_logger: object, method: str, event: EventDict) -> EventDict:
+    """The level and logger name the standard-library path would have added."""
+    event["level"] = method
+    event["logger"] = "strongroom.access"
+    return event
 
 
 class _HandlerWriter:
@@ -124,16 +131,11 @@ class AccessLog:
         level: int,
         processors: list[structlog.types.Processor],
     ) -> None:
-        """Write through ``handler`` from now on (lines below ``level`` are dropped first)."""
-
-        def name(_logger: object, method: str, event: EventDict) -> EventDict:
-            event["level"] = method
-            event["logger"] = "strongroom.access"
-            return event
-
+        """Write through ``handler`` with ``processors`` from now on (lines below ``level``
+        are dropped before any of them runs)."""
         self._logger = structlog.wrap_logger(
             _HandlerWriter(handler),
-            processors=[*processors[:-2], name, *processors[-2:]],
+            processors=processors,
             wrapper_class=structlog.make_filtering_bound_logger(level),
             cache_logger_on_first_use=True,
         )
