@@ -48,6 +48,8 @@ class AuditRow:
     principal: str
     resource: str
     outcome: str
+    subject: str | None = None
+    """The data subject's audit pseudonym, if the entry names one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,7 @@ class SearchQuery:
     event: str | None = None
     tenant: str | None = None
     outcome: str | None = None
+    subject: str | None = None
     since: float | None = None
     until: float | None = None
     after_seq: int | None = None
@@ -98,6 +101,7 @@ def _row(r: Sequence[object]) -> AuditRow:
         principal=str(r[6]),
         resource=str(r[7]),
         outcome=str(r[8]),
+        subject=None if r[9] is None else str(r[9]),
     )
 
 
@@ -111,6 +115,7 @@ _COLUMNS = (
     _E.c.principal,
     _E.c.resource,
     _E.c.outcome,
+    _E.c.subject,
 )
 
 
@@ -133,7 +138,7 @@ class AuditRepository:
         q = "?" if self._c.dialect.paramstyle == "qmark" else "%s"
         self._c.exec_driver_sql(
             f"INSERT INTO {_E.name} (seq, leaf_hash, entry, time, event, tenant_id, "  # noqa: S608
-            f"principal, resource, outcome) VALUES ({', '.join([q] * 9)})",
+            f"principal, resource, outcome, subject) VALUES ({', '.join([q] * 10)})",
             (
                 row.seq,
                 row.leaf_hash,
@@ -144,6 +149,7 @@ class AuditRepository:
                 row.principal,
                 row.resource,
                 row.outcome,
+                row.subject,
             ),
         )
         upper = [(lv, ix, h) for (lv, ix), h in nodes if lv > 0]
@@ -248,6 +254,8 @@ class AuditRepository:
             cond.append(_E.c.tenant_id == q.tenant)
         if q.outcome is not None:
             cond.append(_E.c.outcome == q.outcome)
+        if q.subject is not None:
+            cond.append(_E.c.subject == q.subject)
         if q.since is not None:
             cond.append(_E.c.time >= q.since)
         if q.until is not None:

@@ -74,6 +74,7 @@ from strongroom.storage import schema as s
 __all__ = [
     "JOURNALED",
     "PREIMAGE",
+    "WITHHELD",
     "JournalPosition",
     "JournalRow",
     "ReplayResult",
@@ -97,6 +98,9 @@ JOURNALED: Final = (
     "tokens",
     "policies",
     "kek_versions",
+    "consents",
+    "retention_rules",
+    "legal_holds",
 )
 """The state tables whose changes are journaled (parents before children)."""
 
@@ -111,6 +115,16 @@ replay finds an inserted row's ciphertext in the first later journal row
 that took it away, or else in the newer snapshot's table, where it still
 is. Every write then costs one extra small row, not a second copy of the
 record (as hex, twice its size).
+"""
+
+WITHHELD: Final = {"subjects": frozenset({"wrapped_key"})}
+"""Columns never written to the journal, nor to a snapshot (:mod:`strongroom.storage.snapshot`).
+
+A data subject's key must not outlive its erasure in a long-lived backup
+(ARCHITECTURE.md §4): it travels only in the separate, short-lived key
+backups (:mod:`strongroom.backup.subject_keys`), and a restore rejoins it
+from there, minus every subject erased since. Neither an insert nor a
+rewrap journals it.
 """
 
 _PREFIX: Final = "sr_journal_"
@@ -198,9 +212,9 @@ def _sqlite_ddl(
     ]
 
 
-# TG_ARGV holds the primary-key columns and, prefixed with '^', the PREIMAGE
+# TG_ARGV holds the primary-key columns; prefixed with '^', the PREIMAGE
 # column: left out of inserts, its old value added when an update or delete
-# takes it away.
+# takes it away; prefixed with '!', the WITHHELD columns: never journaled.
 _PG_ROW_FUNCTION_SQL: Final = """
 CREATE OR REPLACE FUNCTION sr_journal_row() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -208,20 +222,22 @@ DECLARE
     was jsonb;
     out jsonb;
     pre text;
+    hidden text[];
     size bigint;
 BEGIN
     size := (SELECT COALESCE(max(seq) + 1, 0) FROM audit_entries);
     pre := (SELECT substr(a, 2) FROM unnest(TG_ARGV) AS a WHERE left(a, 1) = '^' LIMIT 1);
+    hidden := ARRAY(SELECT substr(a, 2) FROM unnest(TG_ARGV) AS a WHERE left(a, 1) = '!');
     IF TG_OP = 'INSERT' THEN
-        img := to_jsonb(NEW);
+        img := to_jsonb(NEW) - hidden;
         IF pre IS NOT NULL THEN
             img := img - pre;
         END IF;
         INSERT INTO change_journal (tbl, op, ledger_size, row)
         VALUES (TG_TABLE_NAME, 'I', size, img::text);
     ELSIF TG_OP = 'UPDATE' THEN
-        img := to_jsonb(NEW);
-        was := to_jsonb(OLD);
+        img := to_jsonb(NEW) - hidden;
+        was := to_jsonb(OLD) - hidden;
         out := (
             SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(img) AS e
             WHERE e.key = ANY (TG_ARGV) OR e.value IS DISTINCT FROM was -> e.key
@@ -289,12 +305,15 @@ def install_triggers(conn: Connection) -> None:
         if table not in names:
             continue
         pk = _pk(conn, table)
+        hidden = WITHHELD.get(table, frozenset())
         if sqlite:
-            for ddl in _sqlite_ddl(table, _columns(conn, table), pk, PREIMAGE.get(table)):
+            cols = [(n, k) for n, k in _columns(conn, table) if n not in hidden]
+            for ddl in _sqlite_ddl(table, cols, pk, PREIMAGE.get(table)):
                 conn.exec_driver_sql(ddl)
         else:
             pre = [f"^{PREIMAGE[table]}"] if table in PREIMAGE else []
-            args = ", ".join(f"'{c}'" for c in [*pk, *pre])
+            withheld = [f"!{c}" for c in sorted(hidden)]
+            args = ", ".join(f"'{c}'" for c in [*pk, *pre, *withheld])
             conn.exec_driver_sql(
                 f"CREATE TRIGGER {_PREFIX}{table} AFTER INSERT OR UPDATE OR DELETE ON {table} "
                 f"FOR EACH ROW EXECUTE FUNCTION {_PG_FUNCTION}({args})"
@@ -554,6 +573,8 @@ def replay(
     _fill_preimages(changes, later, current)
     for change in changes:
         table, values = change.table, _decode(change.table, change.image)
+        for withheld in WITHHELD.get(table.name, ()):
+            values.pop(withheld, None)  # a journal from before it was withheld
         keys = list(table.primary_key.columns)
         if change.row.op == "I":
             conn.execute(insert(table), values)

@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -169,7 +170,7 @@ class KeyRepository:
     def __init__(self, conn: Connection) -> None:
         self._c = conn
 
-    def list_versions(self) -> list[KekVersionRecord]:
+    def list_versions(self) -> builtins.list[KekVersionRecord]:
         """Return every KEK version, oldest first."""
         rows = self._c.execute(select(s.kek_versions).order_by(s.kek_versions.c.version))
         return [
@@ -321,7 +322,7 @@ class TenantRepository:
             is not None
         )
 
-    def list(self) -> list[str]:
+    def list(self) -> builtins.list[str]:
         """Return every tenant id, sorted."""
         return [r[0] for r in self._c.execute(select(s.tenants.c.id).order_by(s.tenants.c.id))]
 
@@ -350,7 +351,7 @@ class MountRepository:
         row = self._c.execute(_GET_MOUNT, {"tenant": tenant, "name": name}).first()
         return _mount(row) if row is not None else None
 
-    def list(self, tenant: str) -> list[Mount]:
+    def list(self, tenant: str) -> builtins.list[Mount]:
         """Return the tenant's mounts, sorted by name."""
         m = s.mounts
         rows = self._c.execute(select(m).where(m.c.tenant_id == tenant).order_by(m.c.name))
@@ -539,7 +540,7 @@ class KVRepository:
         row = self._c.execute(_GET_VERSION, {"mid": metadata_id, "version": version}).first()
         return _version(row) if row is not None else None
 
-    def list_versions(self, metadata_id: int) -> list[RecordVersion]:
+    def list_versions(self, metadata_id: int) -> builtins.list[RecordVersion]:
         """Return every stored version, oldest first (ciphertexts included)."""
         v = s.kv_versions
         rows = self._c.execute(
@@ -579,6 +580,41 @@ class KVRepository:
             .values(destroyed=True, ciphertext=None, wrapped_dek=None, kek_version=None)
         )
 
+    def subject_versions(
+        self, tenant: str, subject_id: str
+    ) -> builtins.list[tuple[str, str, RecordVersion]]:
+        """``(mount, path, version)`` of every kept version sealed under the subject's key."""
+        kv, md = s.kv_versions, s.kv_metadata
+        rows = self._c.execute(
+            select(md.c.mount, md.c.path, kv)
+            .select_from(kv.join(md, kv.c.metadata_id == md.c.id))
+            .where(and_(kv.c.subject_id == subject_id, md.c.tenant_id == tenant))
+            .order_by(md.c.mount, md.c.path, kv.c.version)
+        )
+        return [(str(r.mount), str(r.path), _version(r)) for r in rows]
+
+    def expired_versions(
+        self, tenant: str, mount: str, prefix: str, *, created_before: float, limit: int
+    ) -> builtins.list[tuple[int, str, RecordVersion]]:
+        """``(metadata id, path, version)`` not yet destroyed, written before ``created_before``."""
+        kv, md = s.kv_versions, s.kv_metadata
+        cond = [
+            md.c.tenant_id == tenant,
+            md.c.mount == mount,
+            kv.c.destroyed.is_(False),
+            kv.c.created_at < created_before,
+        ]
+        if prefix:
+            cond += [md.c.path >= prefix, md.c.path < prefix + "\U0010ffff"]
+        rows = self._c.execute(
+            select(md.c.id.label("mid"), md.c.path, kv)
+            .select_from(kv.join(md, kv.c.metadata_id == md.c.id))
+            .where(and_(*cond))
+            .order_by(md.c.id, kv.c.version)
+            .limit(limit)
+        )
+        return [(int(r.mid), str(r.path), _version(r)) for r in rows]
+
     def purge_versions_below(self, metadata_id: int, version: int) -> None:
         """Delete versions older than ``version`` (``max_versions`` enforcement)."""
         v = s.kv_versions
@@ -586,7 +622,7 @@ class KVRepository:
             delete(v).where(and_(v.c.metadata_id == metadata_id, v.c.version < version))
         )
 
-    def list_paths(self, tenant: str, mount: str, prefix: str) -> list[str]:
+    def list_paths(self, tenant: str, mount: str, prefix: str) -> builtins.list[str]:
         """Return every record path in the mount that starts with ``prefix``, sorted."""
         md = s.kv_metadata
         q = select(md.c.path).where(and_(md.c.tenant_id == tenant, md.c.mount == mount))
@@ -649,7 +685,7 @@ class TokenRepository:
         row = self._c.execute(select(s.tokens).where(s.tokens.c.accessor == accessor)).first()
         return _token(row) if row is not None else None
 
-    def children(self, accessor: str) -> list[str]:
+    def children(self, accessor: str) -> builtins.list[str]:
         """Accessors of tokens created by ``accessor``."""
         t = s.tokens
         return [
@@ -689,7 +725,7 @@ class PolicyRepository:
             return None
         return PolicyRecord(row.tenant_id, row.name, row.document, row.revision, row.updated_at)
 
-    def get_many(self, tenant: str, names: Sequence[str]) -> list[PolicyRecord]:
+    def get_many(self, tenant: str, names: Sequence[str]) -> builtins.list[PolicyRecord]:
         """Return the named policies that exist."""
         p = s.policies
         rows = self._c.execute(
@@ -723,7 +759,7 @@ class PolicyRepository:
         res = self._c.execute(delete(p).where(and_(p.c.tenant_id == tenant, p.c.name == name)))
         return bool(res.rowcount)
 
-    def list(self, tenant: str) -> list[str]:
+    def list(self, tenant: str) -> builtins.list[str]:
         """Names of the tenant's policies, sorted."""
         p = s.policies
         return [
@@ -770,7 +806,7 @@ class SubjectRepository:
         ).first()
         return None if row is None else _subject(row)
 
-    def list(self, tenant: str, *, after: str | None, limit: int) -> list[SubjectRecord]:
+    def list(self, tenant: str, *, after: str | None, limit: int) -> builtins.list[SubjectRecord]:
         """Subjects of ``tenant`` in id order, after id ``after``."""
         sj = s.subjects
         cond = [sj.c.tenant_id == tenant]
@@ -778,6 +814,36 @@ class SubjectRepository:
             cond.append(sj.c.id > after)
         stmt = select(sj).where(and_(*cond)).order_by(sj.c.id).limit(limit)
         return [_subject(r) for r in self._c.execute(stmt)]
+
+    def erase(self, subject_id: str, *, now: float) -> bool:
+        """Destroy the subject's key and reference (crypto-shredding); False if already erased."""
+        sj = s.subjects
+        n = self._c.execute(
+            update(sj)
+            .where(and_(sj.c.id == subject_id, sj.c.erased_at.is_(None)))
+            .values(wrapped_key=None, kek_version=None, ref_index=None, erased_at=now)
+        ).rowcount
+        return bool(n)
+
+    def set_key(self, subject_id: str, *, kek_version: int, wrapped_key: bytes) -> None:
+        """Store a subject's key wrapped by KEK ``kek_version`` (a restore rejoining it)."""
+        sj = s.subjects
+        self._c.execute(
+            update(sj)
+            .where(sj.c.id == subject_id)
+            .values(kek_version=kek_version, wrapped_key=wrapped_key)
+        )
+
+    def keyed(self) -> builtins.list[SubjectRecord]:
+        """Every subject, of every tenant, that holds a key (for the key backup)."""
+        sj = s.subjects
+        rows = self._c.execute(select(sj).where(sj.c.wrapped_key.is_not(None)).order_by(sj.c.id))
+        return [_subject(r) for r in rows]
+
+    def all_ids(self) -> dict[str, float | None]:
+        """Every subject id, of every tenant, with its erasure time (None: not erased)."""
+        sj = s.subjects
+        return {str(r[0]): r[1] for r in self._c.execute(select(sj.c.id, sj.c.erased_at))}
 
     def version_count(self, subject_id: str) -> int:
         """Record versions sealed under this subject's key (destroyed ones included)."""

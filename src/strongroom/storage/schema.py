@@ -36,12 +36,15 @@ __all__ = [
     "audit_nodes",
     "backup_state",
     "change_journal",
+    "consents",
     "kek_versions",
     "kv_metadata",
     "kv_versions",
+    "legal_holds",
     "metadata",
     "mounts",
     "policies",
+    "retention_rules",
     "seal_config",
     "subjects",
     "tenants",
@@ -168,6 +171,56 @@ subjects = Table(
     Index("ux_subjects_tenant_ref", "tenant_id", "ref_index", unique=True),
 )
 
+consents = Table(
+    "consents",
+    metadata,
+    # One row per version: a grant, a renewal and a withdrawal each add a
+    # version, so the history of a consent is never overwritten (GDPR art. 7(1):
+    # the controller must be able to show that consent was given).
+    Column("tenant_id", String(64), ForeignKey("tenants.id"), primary_key=True),
+    Column("subject_id", String(64), ForeignKey("subjects.id"), primary_key=True),
+    Column("purpose", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    # What the consent covers: a path pattern like a policy rule's ("*": all).
+    Column("scope", String(1024), nullable=False),
+    Column("granted_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=True),
+    Column("withdrawn_at", Float, nullable=True),
+    # Where the signed form or the recorded click is kept (not the evidence itself).
+    Column("evidence_ref", String(512), nullable=False, default=""),
+    Column("recorded_at", Float, nullable=False),
+)
+
+retention_rules = Table(
+    "retention_rules",
+    metadata,
+    Column("tenant_id", String(64), ForeignKey("tenants.id"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("mount", String(64), nullable=False),
+    # Records whose path starts with this ("" for the whole mount).
+    Column("path_prefix", _path_type(1024), nullable=False, default=""),
+    # destroy-versions: destroy versions older than after_s; erase-subjects:
+    # erase a subject once all of its records here are older than after_s.
+    Column("action", String(32), nullable=False),
+    Column("after_s", Float, nullable=False),
+    Column("purpose", String(64), nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+)
+
+legal_holds = Table(
+    "legal_holds",
+    metadata,
+    Column("tenant_id", String(64), ForeignKey("tenants.id"), primary_key=True),
+    Column("id", String(32), primary_key=True),
+    # What is held: one subject, or records of a mount under a path prefix.
+    Column("subject_id", String(64), nullable=True),
+    Column("mount", String(64), nullable=True),
+    Column("path_prefix", _path_type(1024), nullable=False, default=""),
+    Column("reason", String(512), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("released_at", Float, nullable=True),
+)
+
 tokens = Table(
     "tokens",
     metadata,
@@ -215,11 +268,15 @@ audit_entries = Table(
     Column("principal", String(128), nullable=False),
     Column("resource", _path_type(1024), nullable=False),
     Column("outcome", String(16), nullable=False),
+    # The data subject's audit pseudonym (sp1_…), if the entry touches one:
+    # the access report (GDPR art. 15) is a search on it.
+    Column("subject", String(32), nullable=True),
     Index("ix_audit_entries_leaf_hash", "leaf_hash"),
     Index("ix_audit_entries_time", "time"),
     Index("ix_audit_entries_principal", "principal", "seq"),
     Index("ix_audit_entries_resource", "resource", "seq"),
     Index("ix_audit_entries_event", "event", "seq"),
+    Index("ix_audit_entries_subject", "subject", "seq"),
 )
 
 audit_nodes = Table(

@@ -17,8 +17,11 @@ line per row) still restore.
 The whole export runs in one read transaction: a SQLite WAL read snapshot,
 or ``REPEATABLE READ`` on PostgreSQL, so no write lands half-way.
 
-Ciphertexts, wrapped keys and token hashes are exported as they are stored:
-nothing here decrypts anything.
+Ciphertexts, wrapped DEKs and token hashes are exported as they are stored:
+nothing here decrypts anything. The columns in
+:data:`~strongroom.storage.journal.WITHHELD` (a data subject's wrapped key)
+are exported as ``null``: they live only in the short-lived key backups, so
+that an erased subject cannot come back from an old snapshot.
 
 Example::
 
@@ -47,12 +50,14 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    null,
     select,
     text,
 )
 
 from strongroom.errors import IntegrityViolation, InvalidInput
 from strongroom.storage import schema as s
+from strongroom.storage.journal import WITHHELD
 
 __all__ = [
     "FORMAT_V1",
@@ -133,7 +138,9 @@ def _order(table: Table, dialect: str) -> list[Any]:
 
 def _rows(conn: Connection, table: Table) -> Iterator[bytes]:
     binary = _binary_columns(table)
-    stmt = select(*table.columns).order_by(*_order(table, conn.dialect.name))
+    hidden = WITHHELD.get(table.name, frozenset())
+    cols = [null().label(c.name) if c.name in hidden else c for c in table.columns]
+    stmt = select(*cols).order_by(*_order(table, conn.dialect.name))
     result = conn.execution_options(stream_results=True, yield_per=_BATCH).execute(stmt)
     for row in result:
         yield _encode_row(row, binary)

@@ -1,0 +1,122 @@
+"""data subject rights: the subject column of audit entries, consents, retention, legal holds
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+from alembic import op
+
+from strongroom.storage.journal import install_triggers
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+_BATCH = 5000
+
+
+def _path(length: int) -> sa.types.TypeEngine[str]:
+    return sa.String(length).with_variant(
+        sa.dialects.postgresql.VARCHAR(length, collation="C"), "postgresql"
+    )
+
+
+def _backfill_subjects() -> None:
+    # The search copy of the entry's "subject" field, for entries written
+    # before the column existed; the entry bytes themselves never change.
+    bind = op.get_bind()
+    entries = sa.table(
+        "audit_entries",
+        sa.column("seq", sa.BigInteger),
+        sa.column("entry", sa.LargeBinary),
+        sa.column("subject", sa.String),
+    )
+    after = -1
+    while True:
+        rows = bind.execute(
+            sa.select(entries.c.seq, entries.c.entry)
+            .where(entries.c.seq > after)
+            .order_by(entries.c.seq)
+            .limit(_BATCH)
+        ).all()
+        if not rows:
+            return
+        found = []
+        for seq, raw in rows:
+            if b'"subject":' in bytes(raw):
+                subject = json.loads(bytes(raw)).get("subject")
+                if isinstance(subject, str):
+                    found.append({"s": seq, "v": subject})
+        if found:
+            bind.execute(
+                entries.update()
+                .where(entries.c.seq == sa.bindparam("s"))
+                .values(subject=sa.bindparam("v")),
+                found,
+            )
+        after = int(rows[-1][0])
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("audit_entries") as batch:
+        batch.add_column(sa.Column("subject", sa.String(length=32), nullable=True))
+        batch.create_index("ix_audit_entries_subject", ["subject", "seq"])
+    _backfill_subjects()
+    op.create_table(
+        "consents",
+        sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id"), nullable=False),
+        sa.Column("subject_id", sa.String(64), sa.ForeignKey("subjects.id"), nullable=False),
+        sa.Column("purpose", sa.String(64), nullable=False),
+        sa.Column("version", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("scope", sa.String(1024), nullable=False),
+        sa.Column("granted_at", sa.Float(), nullable=False),
+        sa.Column("expires_at", sa.Float(), nullable=True),
+        sa.Column("withdrawn_at", sa.Float(), nullable=True),
+        sa.Column("evidence_ref", sa.String(512), nullable=False),
+        sa.Column("recorded_at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "subject_id", "purpose", "version", name=op.f("pk_consents")
+        ),
+    )
+    op.create_table(
+        "retention_rules",
+        sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id"), nullable=False),
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("mount", sa.String(64), nullable=False),
+        sa.Column("path_prefix", _path(1024), nullable=False),
+        sa.Column("action", sa.String(32), nullable=False),
+        sa.Column("after_s", sa.Float(), nullable=False),
+        sa.Column("purpose", sa.String(64), nullable=False),
+        sa.Column("created_at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "name", name=op.f("pk_retention_rules")),
+    )
+    op.create_table(
+        "legal_holds",
+        sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id"), nullable=False),
+        sa.Column("id", sa.String(32), nullable=False),
+        sa.Column("subject_id", sa.String(64), nullable=True),
+        sa.Column("mount", sa.String(64), nullable=True),
+        sa.Column("path_prefix", _path(1024), nullable=False),
+        sa.Column("reason", sa.String(512), nullable=False),
+        sa.Column("created_at", sa.Float(), nullable=False),
+        sa.Column("released_at", sa.Float(), nullable=True),
+        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_legal_holds")),
+    )
+    # New journaled tables, and the subject key now withheld from the journal.
+    install_triggers(op.get_bind())
+
+
+def downgrade() -> None:
+    op.drop_table("legal_holds")
+    op.drop_table("retention_rules")
+    op.drop_table("consents")
+    with op.batch_alter_table("audit_entries") as batch:
+        batch.drop_index("ix_audit_entries_subject")
+        batch.drop_column("subject")
+    install_triggers(op.get_bind())
