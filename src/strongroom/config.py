@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     listen: str = "127.0.0.1:8200"
     """``host:port`` the HTTP server binds to."""
 
+    tls_cert_file: Path | None = None
+    """PEM certificate chain the server presents: with ``tls_key_file`` the listener speaks
+    HTTPS only (unset: plain HTTP, for a TLS-terminating proxy in front or loopback)."""
+
+    tls_key_file: Path | None = None
+    """PEM private key (unencrypted) of ``tls_cert_file``."""
+
     dev: bool = False
     """Dev mode: self-initialise, self-unseal from a 0600 key file. Never in production."""
 
@@ -66,6 +73,11 @@ class Settings(BaseSettings):
 
     kek_rotate_after: int = Field(default=2**31, ge=1, le=2**32 - 1)
     """Encryptions under one KEK version before it is rotated automatically (NIST SP 800-38D)."""
+
+    kek_max_age_s: float | None = Field(default=365 * 24 * 3600.0, gt=0)
+    """Cryptoperiod of a KEK version, seconds: the compliance report counts a current KEK
+    older than this as overdue for rotation (PCI DSS 3.6.1, NIST SP 800-57 §5.3). Nothing
+    rotates by age on its own (unset: no cryptoperiod, the report asks for evidence)."""
 
     default_token_ttl: int = Field(default=32 * 24 * 3600, ge=1)
     """Default token time-to-live, seconds."""
@@ -106,6 +118,13 @@ class Settings(BaseSettings):
 
     backup_targets: list[str] = Field(default_factory=list)
     """Other targets a client may name in ``backup create --target`` (none by default)."""
+
+    subject_key_backup_days: float = Field(default=30.0, gt=0, le=3650)
+    """How long a key backup (the data subjects' keys, kept apart from snapshots) is kept.
+
+    An erased subject's key leaves the repository once the first backup after
+    ``erasure + this window`` has run; the newest key backup is always kept
+    (see docs/subjects.md)."""
 
     backup_s3_endpoint: str | None = None
     """Endpoint URL of an S3-compatible store for ``s3://`` backup targets (``None``: AWS).
@@ -217,6 +236,8 @@ class Settings(BaseSettings):
             raise ValueError("dev_root_token is only allowed in dev mode")
         if self.monitor_webhooks and self.monitor_webhook_secret is None:
             raise ValueError("monitor_webhooks need monitor_webhook_secret to sign alerts")
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
         if self.kek_rotate_after >= 2**32:
             raise ValueError("kek_rotate_after must stay below 2^32 (NIST SP 800-38D)")
         return self

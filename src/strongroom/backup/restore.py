@@ -20,6 +20,9 @@ It is one transaction; a failure leaves the database empty.
   restored point still tell what happened since.
 * The journal is not restored; the restored database starts a new
   timeline, so its later snapshots never chain onto the old history.
+* The data subjects' keys come from the key backups, never from a snapshot,
+  and only for subjects no source at hand records as erased
+  (:mod:`strongroom.backup.subject_keys`).
 
 **What is checked.** Wrong shares fail before anything is read. Every
 snapshot used must be consistent with the log that is restored: the tree
@@ -39,16 +42,17 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from sqlalchemy import Connection, func, select
 
+from strongroom.backup import subject_keys
 from strongroom.backup.manifest import Manifest
 from strongroom.backup.repository import Repository
 from strongroom.backup.target import Target
-from strongroom.backup.vault_snapshot import backup_key_for
+from strongroom.backup.vault_snapshot import backup_key_by_id, backup_key_for
 from strongroom.crypto import BackupKey, RootKey
 from strongroom.errors import IntegrityViolation, InvalidInput, NotFound
 from strongroom.ledger.merkle import root_at
@@ -136,6 +140,8 @@ class RestoreResult:
     """Journal changes applied on top of the base."""
     log_snapshot: str = ""
     """The snapshot the audit log came from."""
+    subjects: subject_keys.RejoinResult | None = None
+    """What became of the data subjects' keys (see :mod:`strongroom.backup.subject_keys`)."""
 
 
 def _int_meta(m: Manifest, key: str) -> int | None:
@@ -323,6 +329,7 @@ def restore_database(
     anchor: str | None = None,
     vouch: Callable[[list[Manifest]], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    erased: Collection[str] = (),
 ) -> RestoreResult:
     """Restore ``point`` into the empty database at ``database_url`` (see the module docstring).
 
@@ -333,6 +340,10 @@ def restore_database(
     data is read, and may refuse them by raising (the check against an
     exported audit log).
     ``progress(bytes_done, bytes_total)`` is called after each chunk.
+    ``erased`` names subjects erased according to a newer log than the
+    repository's (an audit export): with every erasure the restored log and
+    the key backups record, they are erased in the restored state, whatever
+    the point restored (:func:`strongroom.backup.subject_keys.rejoin`).
     """
     repo = Repository.open(target)
     manifests = repo.list_snapshots()
@@ -376,6 +387,14 @@ def restore_database(
             replayed = _roll_forward(conn, reader, plan, audit)
             if replayed:
                 rows.update(_counts(conn, JOURNALED))
+            rejoined = subject_keys.rejoin(
+                conn,
+                repo,
+                root=root,
+                log_key=str(log.meta.get("log_key", "")),
+                backup_key=lambda key_id: backup_key_by_id(repo, key_id, root=root),
+                erased=erased,
+            )
             reset_sequences(conn)
             install_triggers(conn)
             set_high_water(
@@ -390,6 +409,9 @@ def restore_database(
                     "log_snapshot": log.snapshot_id,
                     "log_size": _size(log),
                     "repository": str(log.meta.get("repository", "")),
+                    "subjects_rekeyed": rejoined.rekeyed,
+                    "erasures_applied": rejoined.erasures_applied,
+                    "subject_keys_missing": len(rejoined.keys_missing),
                 },
             )
     finally:
@@ -401,6 +423,7 @@ def restore_database(
         at_index=plan.at_index,
         replayed=replayed,
         log_snapshot=log.snapshot_id,
+        subjects=rejoined,
     )
 
 

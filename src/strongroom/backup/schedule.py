@@ -56,6 +56,7 @@ class BackupScheduler:
         keyring: Callable[[], Keyring | None],
         on_snapshot: Callable[[Manifest], None],
         clock: Callable[[], float] = time.time,
+        key_window_s: float | None = None,
     ) -> None:
         if interval_s <= 0:
             raise ValueError("interval_s must be positive")
@@ -65,6 +66,7 @@ class BackupScheduler:
         self._keyring = keyring
         self._on_snapshot = on_snapshot
         self._clock = clock
+        self._key_window_s = key_window_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.status = BackupStatus()
@@ -92,7 +94,9 @@ class BackupScheduler:
             return None
         self.status.runs += 1
         try:
-            manifest = backup_database(self._db, self._target, keyring=keyring)
+            manifest = backup_database(
+                self._db, self._target, keyring=keyring, key_window_s=self._key_window_s
+            )
             self._on_snapshot(manifest)
         except StrongroomError as exc:
             # A full disk or an unreachable target: no snapshot was counted as

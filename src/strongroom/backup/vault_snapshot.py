@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
+from strongroom.backup import subject_keys
 from strongroom.backup.manifest import Manifest
 from strongroom.backup.repository import KeyEntry, Repository
 from strongroom.backup.target import Target
@@ -55,6 +56,7 @@ from strongroom.storage.snapshot import (
 
 __all__ = [
     "backup_database",
+    "backup_key_by_id",
     "backup_key_for",
     "estimate_export_size",
     "key_entry_for",
@@ -147,15 +149,19 @@ def backup_database(
     *,
     keyring: Keyring,
     progress: Callable[[int, int], None] | None = None,
+    key_window_s: float | None = None,
 ) -> Manifest:
     """Snapshot every table of ``db`` into the repository at ``target``; return the manifest.
 
     The snapshot's meta records the schema revision, the ledger size and the
     ledger root at that instant, so a restore can prove it got exactly that.
+    The data subjects' keys go to a key backup of the same instant
+    (:mod:`strongroom.backup.subject_keys`); with ``key_window_s``, key
+    backups older than that are deleted afterwards (the newest is kept).
     """
     started = time.monotonic()
     try:
-        manifest = _backup(db, target, keyring, progress)
+        manifest = _backup(db, target, keyring, progress, key_window_s)
     except Exception:
         record_backup(ok=False, finished_at=time.time(), duration_s=time.monotonic() - started)
         raise
@@ -168,6 +174,7 @@ def _backup(
     target: Target,
     keyring: Keyring,
     progress: Callable[[int, int], None] | None,
+    key_window_s: float | None,
 ) -> Manifest:
     repo, key = _backup_key(db, target, keyring)
     with db.snapshot_read() as conn:
@@ -218,6 +225,11 @@ def _backup(
             },
             progress=progress,
         )
+        # Same read transaction: the keys of exactly the subjects in the snapshot.
+        log_key = signer.public_key.hex() if signer is not None else ""
+        subject_keys.write_backup(repo, conn, key=key, log_key=log_key, ledger_size=size)
+    if key_window_s is not None:
+        subject_keys.expire(repo, window_s=key_window_s, log_key=log_key)
     # The segment is stored: the next snapshot starts after it. The writer is
     # called directly, not through the audit hook: housekeeping, not a request.
     db.writer.call(lambda tx: trim(tx.conn, journal.last))
@@ -254,10 +266,14 @@ def root_from_passphrase(target: Target, snapshot_id: str, text: str) -> RootKey
 
 def key_entry_for(repo: Repository, manifest: Manifest) -> KeyEntry:
     """The repository key object that sealed ``manifest`` (NotFound if it is gone)."""
+    return _key_entry(repo, manifest.key_id, f"snapshot {manifest.snapshot_id[:12]}")
+
+
+def _key_entry(repo: Repository, key_id: str, what: str) -> KeyEntry:
     for entry in repo.keys():  # noqa: SIM118 - a method, not a dict
-        if entry.key_id == manifest.key_id:
+        if entry.key_id == key_id:
             return entry
-    raise NotFound(f"the repository has no key {manifest.key_id} for this snapshot")
+    raise NotFound(f"the repository has no key {key_id} for {what}")
 
 
 def backup_key_for(repo: Repository, manifest: Manifest, *, root: RootKey) -> BackupKey:
@@ -266,7 +282,12 @@ def backup_key_for(repo: Repository, manifest: Manifest, *, root: RootKey) -> Ba
     Wrong shares (a root key that fails the stored check value) raise
     PermissionDenied before any chunk is read.
     """
-    entry = key_entry_for(repo, manifest)
+    return backup_key_by_id(repo, manifest.key_id, root=root)
+
+
+def backup_key_by_id(repo: Repository, key_id: str, *, root: RootKey) -> BackupKey:
+    """The backup key ``key_id`` of the repository, recovered with the root key alone."""
+    entry = _key_entry(repo, key_id, "this object")
     material = entry.key_material
     if not set(material) >= _MATERIAL_KEYS:
         raise IntegrityViolation(f"keys/{entry.key_id} lacks the key material a restore needs")

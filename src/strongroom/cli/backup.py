@@ -399,8 +399,10 @@ def restore(
             raise InvalidInput("the repository has no snapshot to restore")
         manifest = snapshots[-1]
     vouch = None
+    erased: list[str] = []
     if audit_bundle is not None:
         bundle_path = audit_bundle
+        erased = _erased_in_bundle(bundle_path)
 
         def vouch(used: list[Any]) -> None:
             # Refuse a snapshot the log does not vouch for (rolled back, forged).
@@ -428,6 +430,7 @@ def restore(
         database_url=url,
         anchor=snapshot if pitr else None,
         vouch=vouch,
+        erased=erased,
     )
     summary: dict[str, Any] = {
         "snapshot_id": result.snapshot_id,
@@ -438,12 +441,32 @@ def restore(
         "records": result.rows.get("kv_versions", 0),
         "data_dir": str(data_dir),
     }
+    if result.subjects is not None:
+        summary.update(
+            subjects_rekeyed=result.subjects.rekeyed,
+            erasures_applied=result.subjects.erasures_applied,
+            subject_keys_missing=len(result.subjects.keys_missing),
+        )
     if fmt is OutputFormat.JSON:
         # JSON lines: the progress updates above, then this summary.
         sys.stdout.write(json.dumps({"status": "done", **summary}) + "\n")
         return
     Output(fmt).record(summary, title="Restored")
     note("start `strongroom server --data-dir …` on it and unseal with the same shares")
+
+
+def _erased_in_bundle(path: Path) -> list[str]:
+    """Subjects erased according to a verified audit export (the newest log at hand)."""
+    from strongroom.backup.subject_keys import erased_in_entries
+    from strongroom.ledger.bundle import read_bundle, verify_bundle
+
+    bundle = read_bundle(path)
+    report = verify_bundle(bundle)
+    if not report.ok:
+        first = report.findings[0].message if report.findings else "it does not verify"
+        raise IntegrityViolation(f"the audit bundle does not verify: {first}")
+    verified = [raw for _, raw in bundle.entries[: report.verified_size]]
+    return sorted(erased_in_entries(verified))
 
 
 def _keep_opt(flag: str, what: str) -> Any:

@@ -23,6 +23,12 @@ Blob formats (the header is always the AAD, so it cannot be changed)::
                   AAD = "SRbk" | 0x01 | chunk id (64 ASCII hex digits)
     wrapped key   "SRbw" | 0x01 | KEK version (u32 BE) | nonce(12) | AES-256-GCM(key) + tag(16)
                   AAD = the 9-byte header
+    sealed object "SRbo" | 0x01 | nonce(12) | AES-256-GCM(data) + tag(16)
+                  AAD = "SRbo" | 0x01 | object name (UTF-8)
+
+A sealed object is a small repository object that is not chunked (the
+subject-key backups): its own magic keeps it apart from chunks, and its
+name in the AAD keeps it from being moved to another name.
 
 Binding the chunk id into the AAD means a stored chunk cannot be swapped for
 another chunk of the same repository. The wrapped key has its own magic
@@ -79,8 +85,12 @@ MAGIC_BACKUP_CHUNK: Final = b"SRbk"
 
 MAGIC_BACKUP_KEY_BY_KEK: Final = b"SRbw"
 """Magic of a backup key wrapped by a KEK."""
+MAGIC_BACKUP_OBJECT: Final = b"SRbo"
+"""Magic of a whole repository object sealed by a backup key."""
 
 _CHUNK_HEADER: Final = MAGIC_BACKUP_CHUNK + bytes([FORMAT_V1])
+_OBJECT_HEADER: Final = MAGIC_BACKUP_OBJECT + bytes([FORMAT_V1])
+_OBJECT_BODY: Final = len(_OBJECT_HEADER) + NONCE_SIZE
 _CHUNK_BODY: Final = len(_CHUNK_HEADER) + NONCE_SIZE
 _WRAP_HEADER_LEN: Final = 4 + 1 + 4
 _WRAP_BODY: Final = _WRAP_HEADER_LEN + NONCE_SIZE
@@ -167,6 +177,25 @@ class BackupKey(_SecretKey):
             raise DecryptionFailed() from None
         view = memoryview(blob)
         return self._aead.decrypt(view[len(_CHUNK_HEADER) : _CHUNK_BODY], view[_CHUNK_BODY:], aad)
+
+    def seal_object(self, data: bytes, *, name: str) -> bytes:
+        """Encrypt ``data`` into an ``SRbo`` blob bound to the object ``name``."""
+        if not name:
+            raise ValueError("an object needs a name")
+        nonce = random_bytes(NONCE_SIZE)
+        aad = _OBJECT_HEADER + name.encode()
+        return _OBJECT_HEADER + nonce + self._aead.encrypt(nonce, data, aad)
+
+    def open_object(self, blob: bytes, *, name: str) -> bytes:
+        """The data sealed in ``blob`` under ``name``, or DecryptionFailed (any other key, name,
+        alteration)."""
+        if len(blob) < _OBJECT_BODY + TAG_SIZE or blob[: len(_OBJECT_HEADER)] != _OBJECT_HEADER:
+            raise DecryptionFailed() from None
+        view = memoryview(blob)
+        aad = _OBJECT_HEADER + name.encode()
+        return self._aead.decrypt(
+            view[len(_OBJECT_HEADER) : _OBJECT_BODY], view[_OBJECT_BODY:], aad
+        )
 
     def wrap_with(self, kek: KEK, *, nonce: bytes | None = None) -> bytes:
         """Wrap this key under ``kek`` into a 69-byte ``SRbw`` blob naming the KEK version."""

@@ -87,11 +87,18 @@ def create(
     """Snapshot the whole vault (records, keys wrapped, policies, tokens as hashes, the log)."""
     principal.require_operator()
     url = _target_url(vault, (body or BackupRequest()).target)
-    manifest = backup_database(vault.db, _open(vault, url), keyring=vault.seal.keyring())
+    manifest = backup_database(
+        vault.db, _open(vault, url), keyring=vault.seal.keyring(), key_window_s=_window(vault)
+    )
     # The log vouches for this snapshot: `backup verify --audit-bundle` finds
     # it here by repository id, and notices if it is later deleted.
     note(**logged_details(manifest))
     return _summary(manifest, url)
+
+
+def _window(vault: Vault) -> float:
+    """The key-backup window in seconds (see :mod:`strongroom.backup.subject_keys`)."""
+    return vault.settings.subject_key_backup_days * 86400.0
 
 
 def _job_view(job: BackupJob) -> dict[str, Any]:
@@ -136,7 +143,9 @@ def start_job(
     keyring = vault.seal.keyring()
 
     def run(progress: Callable[[int, int], None]) -> Manifest:
-        return backup_database(vault.db, target, keyring=keyring, progress=progress)
+        return backup_database(
+            vault.db, target, keyring=keyring, progress=progress, key_window_s=_window(vault)
+        )
 
     def logged(job: BackupJob, manifest: Manifest) -> None:
         vault.audit.commit(
@@ -191,7 +200,12 @@ def scheduler_for(vault: Vault) -> BackupScheduler | None:
         )
 
     return BackupScheduler(
-        vault.db, _open(vault, url), interval_s=interval, keyring=keyring, on_snapshot=logged
+        vault.db,
+        _open(vault, url),
+        interval_s=interval,
+        keyring=keyring,
+        on_snapshot=logged,
+        key_window_s=_window(vault),
     )
 
 
