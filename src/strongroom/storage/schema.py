@@ -270,7 +270,7 @@ audit_entries = Table(
     Column("outcome", String(16), nullable=False),
     # The data subject's audit pseudonym (sp1_…), if the entry touches one:
     # the access report (GDPR art. 15) is a search on it.
-    Column("subject", String(32), nullable=True),
+    Column("subject", String(64), nullable=True),
     Index("ix_audit_entries_leaf_hash", "leaf_hash"),
     Index("ix_audit_entries_time", "time"),
     Index("ix_audit_entries_principal", "principal", "seq"),

@@ -65,7 +65,7 @@ def _backfill_subjects() -> None:
 
 def upgrade() -> None:
     with op.batch_alter_table("audit_entries") as batch:
-        batch.add_column(sa.Column("subject", sa.String(length=32), nullable=True))
+        batch.add_column(sa.Column("subject", sa.String(length=64), nullable=True))
         batch.create_index("ix_audit_entries_subject", ["subject", "seq"])
     _backfill_subjects()
     op.create_table(
