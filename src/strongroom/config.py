@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     ``erasure + this window`` has run; the newest key backup is always kept
     (see docs/subjects.md)."""
 
+    retention_interval_s: float | None = Field(default=3600.0, gt=0)
+    """Apply the retention rules this often while unsealed (unset: only on request)."""
+
     backup_s3_endpoint: str | None = None
     """Endpoint URL of an S3-compatible store for ``s3://`` backup targets (``None``: AWS).
     Credentials come from the standard AWS chain, never from these settings."""

@@ -23,10 +23,13 @@ from typing import Any, ClassVar
 __all__ = [
     "AuditUnavailable",
     "Conflict",
+    "ConsentRequired",
     "DecryptionFailed",
+    "Gone",
     "IntegrityViolation",
     "InvalidInput",
     "KeyUnavailable",
+    "LegalHold",
     "NotFound",
     "NotInitialized",
     "PayloadTooLarge",
@@ -111,6 +114,29 @@ class Conflict(StrongroomError):
     exit_code = 6
     slug = "conflict"
     title = "Conflict"
+
+
+class LegalHold(Conflict):
+    """A legal hold forbids destroying this data (erasure or retention) until it is released."""
+
+    slug = "legal-hold"
+    title = "Under legal hold"
+
+
+class ConsentRequired(PermissionDenied):
+    """Policy requires a valid consent of the data subject for the declared purpose."""
+
+    slug = "consent-required"
+    title = "Consent required"
+
+
+class Gone(StrongroomError):
+    """The data existed and was destroyed for good (its data subject was erased)."""
+
+    status_code = 410
+    exit_code = 3
+    slug = "gone"
+    title = "Gone"
 
 
 class PayloadTooLarge(StrongroomError):

@@ -30,10 +30,11 @@ from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from strongroom.api.problems import send_problem
-from strongroom.errors import AuditUnavailable
+from strongroom.errors import AuditUnavailable, InvalidInput
 from strongroom.ledger.entry import Event, Outcome
 from strongroom.vault import Vault
 from strongroom.vault.audit import AuditScope, current_scope, open_scope
+from strongroom.vault.policy import PURPOSE_RE
 
 __all__ = [
     "EVENTS",
@@ -83,6 +84,7 @@ EVENTS: dict[tuple[str, str], Event] = {
     ("POST", "/v1/sys/keys/rewrap"): E.SYS_KEYS_REWRAP,
     ("POST", "/v1/sys/keys/retire"): E.SYS_KEYS_RETIRE,
     ("GET", "/v1/sys/metrics"): E.SYS_METRICS_READ,
+    ("GET", "/v1/sys/compliance/report"): E.SYS_COMPLIANCE_REPORT,
     # The security monitor.
     ("GET", "/v1/sys/monitor/alerts"): E.MONITOR_ALERT_LIST,
     ("GET", "/v1/sys/monitor/alerts/{alert_id}"): E.MONITOR_ALERT_LIST,
@@ -107,6 +109,20 @@ EVENTS: dict[tuple[str, str], Event] = {
     ("POST", "/v1/sys/subjects/lookup"): E.SYS_SUBJECT_READ,
     ("GET", "/v1/sys/subjects"): E.SYS_SUBJECT_LIST,
     ("GET", "/v1/sys/subjects/{subject_id}"): E.SYS_SUBJECT_READ,
+    ("POST", "/v1/sys/subjects/{subject_id}/erase"): E.SYS_SUBJECT_ERASE,
+    ("POST", "/v1/sys/subjects/{subject_id}/export"): E.SYS_SUBJECT_EXPORT,
+    ("GET", "/v1/sys/subjects/{subject_id}/access-report"): E.SYS_SUBJECT_REPORT,
+    ("GET", "/v1/sys/subjects/{subject_id}/consents"): E.SYS_CONSENT_READ,
+    ("POST", "/v1/sys/subjects/{subject_id}/consents"): E.SYS_CONSENT_WRITE,
+    ("POST", "/v1/sys/subjects/{subject_id}/consents/{purpose}/withdraw"): E.SYS_CONSENT_WRITE,
+    ("GET", "/v1/sys/retention/rules"): E.SYS_RETENTION_READ,
+    ("PUT", "/v1/sys/retention/rules/{name}"): E.SYS_RETENTION_WRITE,
+    ("DELETE", "/v1/sys/retention/rules/{name}"): E.SYS_RETENTION_DELETE,
+    ("POST", "/v1/sys/retention/apply"): E.SYS_RETENTION_APPLY,
+    ("GET", "/v1/sys/holds"): E.SYS_HOLD_READ,
+    ("POST", "/v1/sys/holds"): E.SYS_HOLD_WRITE,
+    ("POST", "/v1/sys/holds/{hold_id}/release"): E.SYS_HOLD_RELEASE,
+    ("GET", "/v1/sys/processing-records"): E.SYS_RETENTION_READ,
     # The ledger.
     ("GET", "/v1/audit/checkpoint"): E.AUDIT_CHECKPOINT_READ,
     ("GET", "/v1/audit/checkpoints"): E.AUDIT_CHECKPOINT_READ,
@@ -152,6 +168,20 @@ def name_event(
     scope.set_event(event, resource=resource_of(key[1], params))
 
 
+PURPOSE_HEADER = "strongroom-purpose"
+"""The request header declaring the purpose of use (recorded in the entry)."""
+_PURPOSE_KEY = PURPOSE_HEADER.encode()
+
+
+def _purpose(scope: Scope) -> str | None:
+    for k, v in scope.get("headers", []):
+        if k == _PURPOSE_KEY:
+            text = v.decode("latin-1")
+            # A malformed one is refused by audit_route, and not recorded.
+            return text if PURPOSE_RE.fullmatch(text) else None
+    return None
+
+
 async def audit_route(request: Request) -> None:
     """App-wide dependency: name the current scope's event once the route is known.
 
@@ -164,6 +194,9 @@ async def audit_route(request: Request) -> None:
     if scope is None or route is None:
         return
     name_event(scope, request.method, route, dict(request.path_params), request.url.query)
+    declared = request.headers.get(PURPOSE_HEADER)
+    if declared is not None and not PURPOSE_RE.fullmatch(declared):
+        raise InvalidInput(f"{PURPOSE_HEADER} must be 1-64 of a-z 0-9 _ . - (a purpose of use)")
 
 
 def _reason_from_body(status: int, body: bytes, content_type: bytes) -> str:
@@ -210,6 +243,7 @@ class AuditTrail:
             request_id=str(scope.get("state", {}).get("request_id", "")),
             client=audit.client_ref(address),
             network=audit.network_ref(address),
+            purpose=_purpose(scope),
         )
         start: Message | None = None
         chunks: list[bytes] = []

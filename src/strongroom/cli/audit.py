@@ -382,6 +382,28 @@ def proofs(
         note(f"{len(doc.get('items') or [])} entries proven in {out}")
 
 
+def _check_report_lines(raw: bytes, doc: Any) -> None:
+    """An access report's lines must say what their proven entries say (ProofInvalid if not)."""
+    from strongroom.errors import ProofInvalid
+
+    report = json.loads(raw)
+    lines = report.get("lines") if isinstance(report, dict) else None
+    if not isinstance(lines, list):
+        return
+    if len(lines) != len(doc.items):
+        raise ProofInvalid("the report has a different number of lines than proven entries")
+    for n, (line, item) in enumerate(zip(lines, doc.items, strict=True)):
+        entry = json.loads(item.entry)
+        shown = {k: line.get(k) for k in ("event", "principal", "resource", "outcome", "time")}
+        proven = {k: entry.get(k) for k in shown}
+        if (
+            line.get("index") != item.leaf_index
+            or shown != proven
+            or (line.get("purpose") != entry.get("purpose"))
+        ):
+            raise ProofInvalid(f"report line {n} does not match its proven entry {item.leaf_index}")
+
+
 @app.command("verify-proofs")
 def verify_proofs(
     document: Annotated[
@@ -405,6 +427,7 @@ def verify_proofs(
         raise InvalidInput(f"cannot read {document}: {exc.strerror}") from exc
     doc = parse_document(raw)
     cp = verify_document(doc, trusted_key=key)
+    _check_report_lines(raw, doc)
     summary = {
         "verified": True,
         "entries": len(doc.items),

@@ -92,6 +92,11 @@ def parse_document(raw: bytes) -> ProofDocument:
         obj = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise IntegrityViolation("the proof document is not JSON") from exc
+    if isinstance(obj, dict) and obj.get("format") != PROOFS_FORMAT:
+        # A document that carries one: an access report's "proofs", an
+        # erasure's or an export's "receipt".
+        inner = obj.get("proofs") or obj.get("receipt")
+        obj = inner if isinstance(inner, dict) else obj
     if not isinstance(obj, dict) or obj.get("format") != PROOFS_FORMAT:
         raise IntegrityViolation(f"not a {PROOFS_FORMAT} document")
     key, note, items = obj.get("verifier_key"), obj.get("checkpoint"), obj.get("items")

@@ -396,6 +396,7 @@ class AuditLog:
                 principal=event.principal,
                 resource=event.resource,
                 outcome=str(event.outcome),
+                subject=event.subject,
             ),
             nodes,
         )

@@ -26,10 +26,13 @@ MAX_ITEMS = 1000
 """Most entries one request may prove."""
 
 
-def proof_document(audit: AuditLog, indices: list[int]) -> ProofDocument:
-    """The entries at ``indices`` (distinct, in the order given) with their proofs."""
-    if not 1 <= len(indices) <= MAX_ITEMS:
-        raise InvalidInput(f"give 1 to {MAX_ITEMS} entry indices")
+def proof_document(audit: AuditLog, indices: list[int], *, limit: int = MAX_ITEMS) -> ProofDocument:
+    """The entries at ``indices`` (distinct, in the order given) with their proofs.
+
+    ``limit`` bounds the entries (a request's; an access report allows more).
+    """
+    if not 1 <= len(indices) <= limit:
+        raise InvalidInput(f"give 1 to {limit} entry indices")
     if len(set(indices)) != len(indices) or min(indices) < 0:
         raise InvalidInput("entry indices must be distinct and not negative")
     if max(indices) >= audit.size():

@@ -32,6 +32,7 @@ __all__ = [
     "AuditScope",
     "Receipt",
     "current_scope",
+    "declared_purpose",
     "note",
     "note_subject",
     "open_scope",
@@ -64,6 +65,8 @@ class AuditScope:
     client: str | None = None
     network: str | None = None
     subject: str | None = None
+    purpose: str | None = None
+    """The purpose of use the request declared (``Strongroom-Purpose`` header)."""
     event: Event | None = None
     resource: str = ""
     principal: str = "anonymous"
@@ -99,6 +102,7 @@ class AuditScope:
             client=self.client,
             network=self.network,
             subject=self.subject,
+            purpose=self.purpose,
             details=dict(self.details),
         )
 
@@ -113,6 +117,12 @@ def note(**details: Any) -> None:
     scope = _SCOPE.get()
     if scope is not None:
         scope.details.update(details)
+
+
+def declared_purpose() -> str | None:
+    """The purpose of use declared by the request being served, if any."""
+    scope = _SCOPE.get()
+    return None if scope is None else scope.purpose
 
 
 def note_subject(pseudonym: str) -> None:

@@ -28,9 +28,11 @@ from strongroom.crypto import envelope
 from strongroom.crypto.envelope import RecordContext, SealedRecord
 from strongroom.errors import (
     Conflict,
+    Gone,
     InvalidInput,
     NotFound,
     PayloadTooLarge,
+    PermissionDenied,
 )
 from strongroom.ledger.entry import Event
 from strongroom.observability.metrics import CRYPTO_OPERATIONS
@@ -46,6 +48,7 @@ from strongroom.types import Capability
 from strongroom.vault.audit import audited, note
 from strongroom.vault.audit_scope import note_subject
 from strongroom.vault.principal import Principal
+from strongroom.vault.retention import check_holds
 
 if TYPE_CHECKING:
     from strongroom.vault.service import Vault
@@ -56,6 +59,7 @@ __all__ = [
     "ListPage",
     "ReadResult",
     "VersionInfo",
+    "open_record",
     "validate_record_path",
 ]
 
@@ -132,6 +136,17 @@ class ListPage:
 
 def _info(v: RecordVersion) -> VersionInfo:
     return VersionInfo(v.version, v.created_at, v.deletion_time, v.destroyed)
+
+
+def open_record(tenant: str, mount: str, path: str, v: RecordVersion, key: Any) -> Any:
+    """Decrypt one stored version with its key (KEK or subject key); the record's JSON data."""
+    if v.wrapped_dek is None or v.ciphertext is None:
+        raise NotFound("this version was destroyed", version=v.version, destroyed=True)
+    ctx = RecordContext(tenant, mount, path, v.version, key.key_class, v.content_type)
+    with span("crypto open"):
+        plaintext = envelope.open(SealedRecord(v.wrapped_dek, v.ciphertext), ctx, key)
+    _OPENS.inc()
+    return json.loads(plaintext)
 
 
 class KVService:
@@ -279,7 +294,14 @@ class KVService:
             return result
 
     def _get(self, principal: Principal, mount: str, path: str, version: int | None) -> ReadResult:
-        principal.require(self.policy_path(mount, path), Capability.READ)
+        pol = self.policy_path(mount, path)
+        try:
+            principal.require(pol, Capability.READ)
+        except (PermissionDenied, NotFound):
+            # A refused read of a subject's record is in that subject's access
+            # report (GDPR art. 15): name the subject, never to the caller.
+            self._note_subject_of(principal.tenant, mount, path, version)
+            raise
         keyring = self._v.seal.keyring()
         now = self._clock()
         with self._v.db.read() as conn:
@@ -304,22 +326,46 @@ class KVService:
                 "this version was deleted", version=wanted, deletion_time=v.deletion_time
             )
         if v.subject_id is not None:
+            if subj is not None and subj.erased_at is not None:
+                raise Gone("this version's data subject was erased", version=wanted)
             if subj is None or subj.wrapped_key is None or subj.kek_version is None:
-                raise NotFound("this version's data subject was erased", version=wanted)
+                raise Gone("this version's data subject key is not available", version=wanted)
             key: Any = keyring.get(subj.kek_version).unwrap_subject_key(
                 subj.wrapped_key, subject_id=subj.id
             )
             note_subject(key.audit_pseudonym())
+            purposes = principal.acl.consent_purposes(pol)
+            if purposes:
+                self._v.consents.require(principal.tenant, subj.id, purposes, mount, path)
         else:
             if v.kek_version is None:  # pragma: no cover - schema invariant
                 raise NotFound("nothing at this path")
             key = keyring.get(v.kek_version)
-        ctx = RecordContext(principal.tenant, mount, path, v.version, key.key_class, v.content_type)
-        with span("crypto open"):
-            plaintext = envelope.open(SealedRecord(v.wrapped_dek, v.ciphertext), ctx, key)
-        _OPENS.inc()
-        data = json.loads(plaintext)
+        data = open_record(principal.tenant, mount, path, v, key)
         return ReadResult(data=data, info=_info(v), custom_metadata=custom)
+
+    @staticmethod
+    def _subjects(tx: WriteTx, metadata_id: int) -> set[str]:
+        """The data subjects of a record's kept versions (a legal hold on one covers them)."""
+        return {
+            v.subject_id
+            for v in KVRepository(tx.conn).list_versions(metadata_id)
+            if v.subject_id is not None
+        }
+
+    def _note_subject_of(self, tenant: str, mount: str, path: str, version: int | None) -> None:
+        """Name the data subject of the version a refused request asked for, if it has one."""
+        with self._v.db.read() as conn:
+            found = KVRepository(conn).read(tenant, mount, path, version or None)
+            v = None if found is None else found[3]
+            if v is None or v.subject_id is None:
+                return
+            subj = SubjectRepository(conn).get(tenant, v.subject_id)
+        if subj is not None and subj.wrapped_key is not None and subj.kek_version is not None:
+            key = self._v.seal.keyring().get(subj.kek_version)
+            note_subject(
+                key.unwrap_subject_key(subj.wrapped_key, subject_id=subj.id).audit_pseudonym()
+            )
 
     @audited(Event.KV_METADATA_READ)
     def metadata(
@@ -429,6 +475,13 @@ class KVService:
 
         def op(tx: WriteTx) -> None:
             meta = self._meta_for(tx, principal, mount, path, Capability.DELETE)
+            check_holds(
+                tx.conn,
+                principal.tenant,
+                mount=mount,
+                path=path,
+                subjects=self._subjects(tx, meta.id),
+            )
             KVRepository(tx.conn).destroy(meta.id, versions)
             note(versions=sorted(versions))
 
@@ -441,6 +494,13 @@ class KVService:
 
         def op(tx: WriteTx) -> None:
             meta = self._meta_for(tx, principal, mount, path, Capability.DELETE)
+            check_holds(
+                tx.conn,
+                principal.tenant,
+                mount=mount,
+                path=path,
+                subjects=self._subjects(tx, meta.id),
+            )
             KVRepository(tx.conn).delete_metadata(meta.id)
 
         self._v.db.write(op)

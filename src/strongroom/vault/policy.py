@@ -45,6 +45,7 @@ from strongroom.types import Capability, PolicyName
 
 __all__ = [
     "GRANTABLE",
+    "PURPOSE_RE",
     "ROOT_POLICY",
     "Acl",
     "AclLike",
@@ -64,7 +65,9 @@ _NAME_RE: Final = re.compile(r"[a-z0-9_-]{1,128}")
 _CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_DOCUMENT_CHARS: Final = 1 << 20
 _DOC_KEYS: Final = frozenset({"rules", "description"})
-_RULE_KEYS: Final = frozenset({"path", "capabilities"})
+_RULE_KEYS: Final = frozenset({"path", "capabilities", "require_consent"})
+PURPOSE_RE: Final = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+"""What a purpose of use looks like (``treatment``, ``research.oncology``)."""
 _NOTHING: Final[frozenset[Capability]] = frozenset()
 
 # Priority sort key; ascending order puts the highest-priority pattern first.
@@ -201,9 +204,20 @@ class Rule:
 
     path: str
     capabilities: frozenset[Capability]
+    require_consent: frozenset[str] = frozenset()
+    """Purposes of use: reading a data subject's record here needs the request to
+    declare one of them and the subject's valid consent to it (GDPR art. 6(1)(a))."""
 
     def __post_init__(self) -> None:
         _compile(self.path)
+        purposes: object = self.require_consent
+        if isinstance(purposes, str | bytes) or not isinstance(purposes, Iterable):
+            raise InvalidInput("require_consent must be a list of purposes")
+        checked = frozenset(purposes)
+        for p in checked:
+            if not isinstance(p, str) or not PURPOSE_RE.fullmatch(p):
+                raise InvalidInput(f"purpose {p!r} must be 1-64 of a-z 0-9 _ . -")
+        object.__setattr__(self, "require_consent", checked)
         raw: object = self.capabilities
         if isinstance(raw, str | bytes) or not isinstance(raw, Iterable):
             raise InvalidInput("capabilities must be a list of capability names")
@@ -221,7 +235,10 @@ class Rule:
     def to_dict(self) -> dict[str, Any]:
         """Return the rule as plain data, capabilities in canonical order."""
         caps = [c.value for c in Capability if c in self.capabilities]
-        return {"path": self.path, "capabilities": caps}
+        out: dict[str, Any] = {"path": self.path, "capabilities": caps}
+        if self.require_consent:
+            out["require_consent"] = sorted(self.require_consent)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +300,10 @@ def _rule_from_data(item: object) -> Rule:
         raise InvalidInput("'path' must be a string")
     if not isinstance(caps, list):
         raise InvalidInput("'capabilities' must be a list of capability names")
-    return Rule(path=path, capabilities=caps)  # type: ignore[arg-type]  # Rule normalises.
+    consent = item.get("require_consent", [])
+    if not isinstance(consent, list):
+        raise InvalidInput("'require_consent' must be a list of purposes")
+    return Rule(path=path, capabilities=caps, require_consent=consent)  # type: ignore[arg-type]
 
 
 def _load(text: str | bytes) -> object:
@@ -328,11 +348,23 @@ class AclLike(Protocol):
     def may_have_readable_under(self, prefix: str) -> bool:
         """Conservatively, True when some path under the folder ``prefix`` may be readable."""
 
+    def consent_purposes(self, path: str) -> frozenset[str]:
+        """Purposes one of which a read of a subject's record at ``path`` needs consent for."""
+
 
 class _BaseAcl:
     """Shared ``allows``/``require`` on top of ``capabilities``."""
 
     __slots__ = ()
+
+    def consent_purposes(self, path: str) -> frozenset[str]:
+        """Purposes one of which a read of a subject's record at ``path`` needs consent for.
+
+        Taken from the rules of the winning pattern (as for capabilities);
+        empty when none requires consent.
+        """
+        _check_path(path)
+        return frozenset()
 
     def capabilities(self, path: str) -> frozenset[Capability]:
         """Return the capabilities granted on ``path``; subclasses implement it."""
@@ -379,17 +411,20 @@ class Acl(_BaseAcl):
     Results are cached per path in an LRU of ``cache_size`` entries.
     """
 
-    __slots__ = ("_exact", "_lookup", "_ranked", "_wild")
+    __slots__ = ("_consent", "_exact", "_lookup", "_ranked", "_wild")
 
     def __init__(self, policies: Iterable[PolicyDocument], *, cache_size: int = 4096) -> None:
         if cache_size < 0:
             raise ValueError("cache_size must not be negative")
         merged: dict[str, set[Capability]] = {}
+        consent: dict[str, set[str]] = {}
         for doc in policies:
             if not isinstance(doc, PolicyDocument):
                 raise TypeError(f"expected PolicyDocument, not {type(doc).__name__}")
             for rule in doc.rules:
                 merged.setdefault(rule.path, set()).update(rule.capabilities)
+                consent.setdefault(rule.path, set()).update(rule.require_consent)
+        self._consent = {p: frozenset(v) for p, v in consent.items()}
         entries = [
             (_compile(p), _NOTHING if Capability.DENY in caps else frozenset(caps))
             for p, caps in merged.items()
@@ -417,6 +452,16 @@ class Acl(_BaseAcl):
         Raises :class:`InvalidInput` for a malformed path.
         """
         return self._lookup(path)
+
+    def consent_purposes(self, path: str) -> frozenset[str]:
+        """Purposes required by the winning pattern's rules (see :class:`_BaseAcl`)."""
+        _check_path(path)
+        if path in self._exact:
+            return self._consent.get(path, frozenset())
+        for pattern, _ in self._wild:
+            if pattern.regex.fullmatch(path):
+                return self._consent.get(pattern.text, frozenset())
+        return frozenset()
 
     def may_have_readable_under(self, prefix: str) -> bool:
         """Conservatively, True when some path strictly under folder ``prefix`` may grant read.

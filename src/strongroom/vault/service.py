@@ -51,9 +51,11 @@ from strongroom.storage.writer import WriteTx
 from strongroom.types import SealState
 from strongroom.vault.admin import AdminService
 from strongroom.vault.audit import AuditLog
+from strongroom.vault.consent import ConsentService
 from strongroom.vault.keys import KeyService
 from strongroom.vault.kv import KVService
 from strongroom.vault.principal import SYSTEM_TENANT, Principal
+from strongroom.vault.retention import RetentionService
 from strongroom.vault.seal import SealManager
 from strongroom.vault.subjects import SubjectService
 from strongroom.vault.tokens import TokenService
@@ -93,6 +95,8 @@ class Vault:
         self.keys = KeyService(self, clock)
         self.admin = AdminService(self, clock)
         self.subjects = SubjectService(self, clock)
+        self.consents = ConsentService(self, clock)
+        self.retention = RetentionService(self, clock)
         self.audit = AuditLog(self, clock)
         self.db.writer.on_counts = self.keys.flush_counts
         self._seal_config: SealConfig | None = None

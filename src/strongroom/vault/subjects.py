@@ -17,6 +17,9 @@ Example::
 
 from __future__ import annotations
 
+import builtins
+import hashlib
+import json
 import re
 import secrets
 import time
@@ -25,17 +28,37 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from strongroom.crypto import BlindIndex, KeyPurpose, SubjectKey
-from strongroom.errors import Conflict, InvalidInput, NotFound
+from strongroom.errors import Conflict, Gone, InvalidInput, LegalHold, NotFound
+from strongroom.ledger.entry import AuditEvent, Event, Outcome, canonical
+from strongroom.ledger.proofs import ProofDocument
+from strongroom.storage.audit import SearchQuery
 from strongroom.storage.models import SubjectRecord
-from strongroom.storage.repositories import SubjectRepository
+from strongroom.storage.repositories import KVRepository, SubjectRepository
+from strongroom.storage.rights import ConsentRepository, HoldRepository
 from strongroom.storage.writer import WriteTx
 from strongroom.types import Capability
+from strongroom.vault.audit_proofs import proof_document
+from strongroom.vault.audit_scope import note
+from strongroom.vault.kv import open_record
 from strongroom.vault.principal import Principal
 
 if TYPE_CHECKING:
     from strongroom.vault.service import Vault
 
-__all__ = ["SUBJECT_ID", "SubjectService", "SubjectView"]
+__all__ = [
+    "EXPORT_FORMAT",
+    "REPORT_FORMAT",
+    "SUBJECT_ID",
+    "Erasure",
+    "SubjectService",
+    "SubjectView",
+]
+
+EXPORT_FORMAT = "strongroom-subject-export/v1"
+"""The format marker of a subject export bundle (GDPR art. 20)."""
+REPORT_FORMAT = "strongroom-access-report/v1"
+"""The format marker of an access report (GDPR art. 15, HIPAA accounting of disclosures)."""
+_REPORT_MAX = 100_000
 
 SUBJECT_ID = re.compile(r"^sub_[0-9a-f]{24}$")
 """What a subject id looks like."""
@@ -65,6 +88,26 @@ class SubjectView:
         if self.record_versions is not None:
             out["record_versions"] = self.record_versions
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """The outcome of an erasure: what was shredded, and the receipt that proves it."""
+
+    subject_id: str
+    erased_at: float
+    record_versions: int
+    receipt: ProofDocument
+    """The ``sys:subject:erase`` entry with its inclusion proof under a signed checkpoint."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {
+            "id": self.subject_id,
+            "erased_at": self.erased_at,
+            "record_versions": self.record_versions,
+            "receipt": self.receipt.to_json(),
+        }
 
 
 def _view(rec: SubjectRecord, versions: int | None = None) -> SubjectView:
@@ -140,7 +183,7 @@ class SubjectService:
 
     def list(
         self, principal: Principal, *, after: str | None = None, limit: int = 100
-    ) -> list[SubjectView]:
+    ) -> builtins.list[SubjectView]:
         """The tenant's subjects in id order, after id ``after``."""
         principal.require_admin("sys/subjects", Capability.LIST)
         if not 1 <= limit <= _PAGE_MAX:
@@ -148,3 +191,224 @@ class SubjectService:
         with self._v.db.read() as conn:
             rows = SubjectRepository(conn).list(principal.tenant, after=after, limit=limit)
         return [_view(r) for r in rows]
+
+    # -- erasure (GDPR art. 17) ---------------------------------------------
+
+    def _erase_op(self, tx: WriteTx, tenant: str, subject_id: str, now: float) -> int:
+        repo = SubjectRepository(tx.conn)
+        rec = repo.get(tenant, subject_id)
+        if rec is None:
+            raise NotFound("no such data subject")
+        if rec.erased_at is not None:
+            raise Gone("this data subject was already erased", erased_at=rec.erased_at)
+        held = HoldRepository(tx.conn).active_for_subject(tenant, subject_id)
+        if held:
+            raise LegalHold(
+                f"legal hold {held[0].id} forbids erasing this subject", hold=held[0].id
+            )
+        versions = repo.version_count(subject_id)
+        repo.erase(subject_id, now=now)
+        return versions
+
+    def erase(self, principal: Principal, subject_id: str) -> Erasure:
+        """Crypto-shred the subject: destroy its key, so every record sealed under it is gone.
+
+        The key and the reference index go in one transaction with the
+        ``sys:subject:erase`` entry (resource ``sys/subjects/<id>/erase``,
+        no pseudonym: nothing links it to the subject's other entries); the
+        receipt is that entry's proof. A legal hold refuses it (LegalHold).
+        """
+        principal.require_admin("sys/subjects", Capability.DELETE)
+        if not SUBJECT_ID.match(subject_id):
+            raise NotFound("no such data subject")
+        now = self._clock()
+        with self._v.audit.operation(
+            Event.SYS_SUBJECT_ERASE,
+            principal=principal,
+            resource=f"sys/subjects/{subject_id}/erase",
+        ) as scope:
+
+            def op(tx: WriteTx) -> int:
+                versions = self._erase_op(tx, principal.tenant, subject_id, now)
+                note(record_versions=versions)
+                return versions
+
+            versions = self._v.db.write(op)
+            receipt = scope.receipt
+        if receipt is None:  # pragma: no cover - the write carried the entry
+            raise NotFound("the erasure entry is missing")
+        return Erasure(subject_id, now, versions, proof_document(self._v.audit, [receipt.index]))
+
+    def erase_by_system(self, tenant: str, subject_id: str, *, actor: str, rule: str) -> int:
+        """Erase on a retention rule's behalf: the same change, its own entry by ``actor``."""
+        now = self._clock()
+
+        def op(tx: WriteTx) -> int:
+            versions = self._erase_op(tx, tenant, subject_id, now)
+            self._v.audit.append_in(
+                tx,
+                AuditEvent(
+                    event=Event.SYS_SUBJECT_ERASE,
+                    principal=actor,
+                    tenant=tenant,
+                    resource=f"sys/subjects/{subject_id}/erase",
+                    outcome=Outcome.ALLOWED,
+                    request_id=f"retention-{secrets.token_hex(8)}",
+                    details={"record_versions": versions, "rule": rule},
+                ),
+            )
+            return versions
+
+        return self._v.db.writer.call(op)
+
+    def _key(self, conn: Any, tenant: str, subject_id: str) -> SubjectKey:
+        """The live subject's key (NotFound when absent, Gone when erased)."""
+        if not SUBJECT_ID.match(subject_id):
+            raise NotFound("no such data subject")
+        rec = SubjectRepository(conn).get(tenant, subject_id)
+        if rec is None:
+            raise NotFound("no such data subject")
+        if rec.erased_at is not None or rec.wrapped_key is None or rec.kek_version is None:
+            raise Gone("this data subject was erased", erased_at=rec.erased_at)
+        kek = self._v.seal.keyring().get(rec.kek_version)
+        key: SubjectKey = kek.unwrap_subject_key(rec.wrapped_key, subject_id=rec.id)
+        return key
+
+    # -- export (GDPR art. 20) ----------------------------------------------
+
+    def export(self, principal: Principal, subject_id: str) -> dict[str, Any]:
+        """Everything held about the subject, decrypted, with its manifest in the log.
+
+        The bundle's SHA-256 (over its RFC 8785 form) is in the
+        ``sys:subject:export`` entry, which is durable before the bundle is
+        returned; the answer carries that entry's proof, so the bundle is
+        signed by the log's checkpoint.
+        """
+        principal.require_admin("sys/subjects", Capability.READ)
+        tenant = principal.tenant
+        with self._v.audit.operation(
+            Event.SYS_SUBJECT_EXPORT,
+            principal=principal,
+            resource=f"sys/subjects/{subject_id}/export",
+        ) as scope:
+            with self._v.db.read() as conn:
+                key = self._key(conn, tenant, subject_id)
+                versions = KVRepository(conn).subject_versions(tenant, subject_id)
+                consents = ConsentRepository(conn).history(tenant, subject_id)
+            records = []
+            for mount, path, v in versions:
+                if v.destroyed or v.ciphertext is None:
+                    continue
+                records.append(
+                    {
+                        "mount": mount,
+                        "path": path,
+                        "version": v.version,
+                        "created_at": v.created_at,
+                        "deleted": v.deletion_time is not None and v.deletion_time <= self._clock(),
+                        "data": open_record(tenant, mount, path, v, key),
+                    }
+                )
+            bundle = {
+                "format": EXPORT_FORMAT,
+                "subject": subject_id,
+                "tenant": tenant,
+                "exported_at": self._clock(),
+                "records": records,
+                "consents": [c.to_dict() for c in consents],
+            }
+            digest = _sha256_hex(canonical(bundle))
+            manifest = {"sha256": digest, "records": len(records), "consents": len(consents)}
+            note(**manifest)
+            receipt = self._v.audit.commit_scope(scope)
+        return {
+            "export": bundle,
+            "manifest": manifest,
+            "receipt": proof_document(self._v.audit, [receipt.index]).to_json(),
+        }
+
+    # -- access report (GDPR art. 15, HIPAA accounting of disclosures) --------
+
+    def access_report(self, principal: Principal, subject_id: str) -> dict[str, Any]:
+        """Every logged access touching the subject, each line with its inclusion proof.
+
+        The lines are the entries carrying the subject's audit pseudonym
+        (record reads, writes and refusals) and the entries about the
+        subject itself (``sys/subjects/<id>…``: creation, consents,
+        exports, earlier reports). The report's own entry is written before
+        it is returned and is not in it.
+        """
+        principal.require_admin("sys/subjects", Capability.READ)
+        tenant = principal.tenant
+        with self._v.audit.operation(
+            Event.SYS_SUBJECT_REPORT,
+            principal=principal,
+            resource=f"sys/subjects/{subject_id}/access-report",
+        ) as scope:
+            with self._v.db.read() as conn:
+                pseudonym = self._key(conn, tenant, subject_id).audit_pseudonym()
+            rows = {r.seq: r for r in self._search(SearchQuery(subject=pseudonym, tenant=tenant))}
+            for r in self._search(
+                SearchQuery(
+                    resource=f"sys/subjects/{subject_id}", resource_prefix=True, tenant=tenant
+                )
+            ):
+                if r.resource == f"sys/subjects/{subject_id}" or r.resource.startswith(
+                    f"sys/subjects/{subject_id}/"
+                ):
+                    rows[r.seq] = r
+            note(lines=len(rows))
+            self._v.audit.commit_scope(scope)
+        indices = sorted(rows)
+        lines = [_line(rows[i].entry) for i in indices]
+        proofs = (
+            proof_document(self._v.audit, indices, limit=_REPORT_MAX).to_json() if indices else None
+        )
+        return {
+            "format": REPORT_FORMAT,
+            "subject": subject_id,
+            "tenant": tenant,
+            "generated_at": self._clock(),
+            "lines": lines,
+            "proofs": proofs,
+        }
+
+    def _search(self, q: SearchQuery) -> builtins.list[Any]:
+        out: list[Any] = []
+        after = None
+        while True:
+            page = self._v.audit.search(
+                SearchQuery(**{**_fields(q), "after_seq": after, "limit": 1000})
+            )
+            out += page
+            if len(page) < 1000:
+                return out
+            if len(out) > _REPORT_MAX:
+                raise InvalidInput(
+                    f"more than {_REPORT_MAX} entries: the report would be too large"
+                )
+            after = page[-1].seq
+
+
+def _fields(q: SearchQuery) -> dict[str, Any]:
+    return {f: getattr(q, f) for f in q.__dataclass_fields__}
+
+
+def _line(raw: bytes) -> dict[str, Any]:
+    """One report line: who, when, what, why and how it ended (no other field of the entry)."""
+    e = json.loads(raw)
+    return {
+        "index": e["seq"],
+        "time": e["time"],
+        "event": e["event"],
+        "principal": e["principal"],
+        "resource": e["resource"],
+        "outcome": e["outcome"],
+        "purpose": e.get("purpose"),
+        "reason": e.get("reason"),
+        "request_id": e["request_id"],
+    }
+
+
+def _sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

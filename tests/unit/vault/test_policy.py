@@ -53,6 +53,7 @@ class TestModule:
         assert sorted(policy.__all__) == sorted(
             [
                 "GRANTABLE",
+                "PURPOSE_RE",
                 "ROOT_POLICY",
                 "Acl",
                 "AclLike",

@@ -79,3 +79,64 @@ def list_(
 def show(vault: VaultDep, principal: CurrentPrincipal, subject_id: str) -> dict[str, Any]:
     """One subject: created, erased, whether it has a reference, record versions keyed."""
     return vault.subjects.get(principal, subject_id).to_dict()
+
+
+@router.post("/{subject_id}/erase", responses=common_responses(409, 410))
+def erase(vault: VaultDep, principal: CurrentPrincipal, subject_id: str) -> dict[str, Any]:
+    """Crypto-shred the subject (GDPR art. 17); the answer carries the signed erasure receipt.
+
+    Verify the receipt offline with ``strongroom audit verify-proofs``.
+    """
+    return vault.subjects.erase(principal, subject_id).to_dict()
+
+
+@router.post("/{subject_id}/export", responses=common_responses(410))
+def export(vault: VaultDep, principal: CurrentPrincipal, subject_id: str) -> dict[str, Any]:
+    """Everything held about the subject, decrypted (GDPR art. 20), with its logged manifest."""
+    return vault.subjects.export(principal, subject_id)
+
+
+@router.get("/{subject_id}/access-report", responses=common_responses(410))
+def access_report(vault: VaultDep, principal: CurrentPrincipal, subject_id: str) -> dict[str, Any]:
+    """Every logged access touching the subject (GDPR art. 15), each line with its proof."""
+    return vault.subjects.access_report(principal, subject_id)
+
+
+class ConsentGrant(BaseModel):
+    """A consent of the subject to one purpose of use."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    scope: str = Field(default="*", min_length=1, max_length=1024)
+    expires_at: float | None = Field(default=None, description="UNIX seconds; none: no expiry.")
+    evidence_ref: str = Field(default="", max_length=512)
+
+
+@router.get("/{subject_id}/consents", responses=common_responses())
+def consents(vault: VaultDep, principal: CurrentPrincipal, subject_id: str) -> dict[str, Any]:
+    """Every version of every consent of the subject."""
+    return {"consents": [c.to_dict() for c in vault.consents.history(principal, subject_id)]}
+
+
+@router.post("/{subject_id}/consents", responses=common_responses())
+def grant_consent(
+    vault: VaultDep, principal: CurrentPrincipal, subject_id: str, body: ConsentGrant
+) -> dict[str, Any]:
+    """Record (or renew) a consent: a new version of it."""
+    return vault.consents.grant(
+        principal,
+        subject_id,
+        purpose=body.purpose,
+        scope=body.scope,
+        expires_at=body.expires_at,
+        evidence_ref=body.evidence_ref,
+    ).to_dict()
+
+
+@router.post("/{subject_id}/consents/{purpose}/withdraw", responses=common_responses())
+def withdraw_consent(
+    vault: VaultDep, principal: CurrentPrincipal, subject_id: str, purpose: str
+) -> dict[str, Any]:
+    """Withdraw a consent: applies to the very next request."""
+    return vault.consents.withdraw(principal, subject_id, purpose=purpose).to_dict()
