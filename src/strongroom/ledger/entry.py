@@ -81,6 +81,7 @@ class Event(enum.StrEnum):
     SYS_BACKUP_RESTORE = "sys:backup:restore"
     # Operations.
     SYS_METRICS_READ = "sys:metrics:read"
+    SYS_COMPLIANCE_REPORT = "sys:compliance:report"
     # Configuration.
     SYS_MOUNT_LIST = "sys:mount:list"
     SYS_MOUNT_READ = "sys:mount:read"
@@ -95,6 +96,18 @@ class Event(enum.StrEnum):
     SYS_SUBJECT_WRITE = "sys:subject:write"
     SYS_SUBJECT_READ = "sys:subject:read"
     SYS_SUBJECT_LIST = "sys:subject:list"
+    SYS_SUBJECT_ERASE = "sys:subject:erase"
+    SYS_SUBJECT_EXPORT = "sys:subject:export"
+    SYS_SUBJECT_REPORT = "sys:subject:report"
+    SYS_CONSENT_WRITE = "sys:consent:write"
+    SYS_CONSENT_READ = "sys:consent:read"
+    SYS_RETENTION_WRITE = "sys:retention:write"
+    SYS_RETENTION_READ = "sys:retention:read"
+    SYS_RETENTION_DELETE = "sys:retention:delete"
+    SYS_RETENTION_APPLY = "sys:retention:apply"
+    SYS_HOLD_WRITE = "sys:hold:write"
+    SYS_HOLD_READ = "sys:hold:read"
+    SYS_HOLD_RELEASE = "sys:hold:release"
     # The ledger itself (reading the log is an access too).
     AUDIT_CHECKPOINT_READ = "audit:checkpoint:read"
     AUDIT_ENTRIES_READ = "audit:entries:read"
@@ -191,7 +204,8 @@ class AuditEvent:
     (the /24 of an IPv4 address, the /48 of an IPv6 one), ``details``
     small non-secret facts (a version number, a count), ``subject`` the
     audit pseudonym of the data subject whose record was touched (keyed by
-    the subject's own key, so erasure makes it unlinkable); the caller
+    the subject's own key, so erasure makes it unlinkable), ``purpose`` the
+    purpose of use the request declared; the caller
     guarantees no secret or personal value is in any field.
     """
 
@@ -206,6 +220,7 @@ class AuditEvent:
     client: str | None = None
     network: str | None = None
     subject: str | None = None
+    purpose: str | None = None
     details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def canonical(self, *, seq: int, time_ns: int) -> bytes:
@@ -232,4 +247,6 @@ class AuditEvent:
             obj["network"] = self.network
         if self.subject is not None:
             obj["subject"] = self.subject
+        if self.purpose is not None:
+            obj["purpose"] = self.purpose
         return canonical(obj)
