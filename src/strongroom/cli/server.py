@@ -139,5 +139,8 @@ def server(
         access_log=False,
         log_level=settings.log_level,
         log_config=None,
+        # HTTPS only when a certificate is configured (tls_cert_file/tls_key_file).
+        ssl_certfile=None if settings.tls_cert_file is None else str(settings.tls_cert_file),
+        ssl_keyfile=None if settings.tls_key_file is None else str(settings.tls_key_file),
     )
     tracing.shutdown()  # flush the spans still queued
