@@ -31,6 +31,7 @@ from strongroom.api.monitoring import AlertBook, start_monitor, stop_monitor
 from strongroom.api.problems import install_problem_handlers
 from strongroom.api.protection import Guard, Throttle
 from strongroom.api.routes import audit, auth, backup, kv, monitor, subjects, sys
+from strongroom.api.routes import compliance as compliance_routes
 from strongroom.api.schemas import Problem
 from strongroom.backup.jobs import BackupJobs
 from strongroom.config import Settings
@@ -64,6 +65,7 @@ def _wire(app: FastAPI, settings: Settings, vault: Vault) -> None:
         audit.router,
         backup.router,
         monitor.router,
+        compliance_routes.router,
     )
     for router in (*routers, kv.router):
         app.include_router(router)
