@@ -36,6 +36,7 @@ from strongroom.cli import (
     tenant,
     token,
 )
+from strongroom.cli import report as report_cmd
 from strongroom.cli.output import OutputFormat
 from strongroom.errors import StrongroomError
 
@@ -62,6 +63,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(backup.app, name="backup")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(subject.app, name="subject")
+app.add_typer(report_cmd.app, name="report")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
