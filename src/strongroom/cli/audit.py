@@ -317,9 +317,14 @@ def verify(
 
     Exits 0 when intact; otherwise prints each finding (which entry, and how:
     modified, deleted, inserted, reordered, truncated, forked) and exits 7.
+    A proof document (an access report, an erasure receipt, an export, the
+    output of ``audit proofs``) is verified as ``audit verify-proofs`` does.
     """
     from strongroom.ledger.bundle import load_state, read_bundle, save_state, verify_bundle
 
+    if _is_proof_document(bundle_path):
+        verify_proofs(bundle_path, key=key, fmt=fmt)
+        return
     bundle = read_bundle(bundle_path)
     state_path = state or _default_state(bundle.header.origin)
     trusted = load_state(state_path)
@@ -380,6 +385,22 @@ def proofs(
     else:
         out.write_text(text, encoding="utf-8")
         note(f"{len(doc.get('items') or [])} entries proven in {out}")
+
+
+def _is_proof_document(path: Path) -> bool:
+    """True when ``path`` holds a JSON proof document or a document carrying one."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(1)
+            if head != b"{":
+                return False
+            obj = json.loads(head + f.read())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(obj, dict):
+        return False
+    inner = obj.get("proofs") or obj.get("receipt") or obj
+    return isinstance(inner, dict) and inner.get("format") == "strongroom-proofs/v1"
 
 
 def _check_report_lines(raw: bytes, doc: Any) -> None:

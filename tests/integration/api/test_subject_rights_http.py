@@ -120,12 +120,14 @@ def test_consent_access_report_export_and_erasure(tmp_path: Path) -> None:
             key = c.get("/v1/audit/key").json()["verifier_key"]
             verified = cli("audit", "verify-proofs", str(out_json), "--key", key)
             assert verified.returncode == 0, verified.stderr
+            assert cli("audit", "verify", str(out_json), "--key", key).returncode == 0
             # A line altered in the report no longer matches its proven entry.
             altered = json.loads(out_json.read_text())
             altered["lines"][0]["principal"] = "someone-else"
             out_json.write_text(json.dumps(altered))
             refused = cli("audit", "verify-proofs", str(out_json), "--key", key)
             assert refused.returncode == 7 and "line" in refused.stderr
+            assert cli("audit", "verify", str(out_json), "--key", key).returncode == 7
 
             # Erasure: the receipt comes back, reads are gone, the other subject is not.
             er = c.post(f"/v1/sys/subjects/{sid}/erase")
