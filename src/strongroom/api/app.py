@@ -30,13 +30,14 @@ from strongroom.api.middleware import BodyLimit, HttpMetrics, RequestContext
 from strongroom.api.monitoring import AlertBook, start_monitor, stop_monitor
 from strongroom.api.problems import install_problem_handlers
 from strongroom.api.protection import Guard, Throttle
-from strongroom.api.routes import audit, auth, backup, kv, monitor, subjects, sys
+from strongroom.api.routes import audit, auth, backup, kv, monitor, rights, subjects, sys
 from strongroom.api.routes import compliance as compliance_routes
 from strongroom.api.schemas import Problem
 from strongroom.backup.jobs import BackupJobs
 from strongroom.config import Settings
 from strongroom.vault import Vault
 from strongroom.vault.metrics import VaultCollector
+from strongroom.vault.retention import RetentionSchedule
 
 __all__ = ["create_app"]
 
@@ -61,6 +62,9 @@ def _wire(app: FastAPI, settings: Settings, vault: Vault) -> None:
         sys.probes,
         sys.router,
         subjects.router,
+        rights.retention,
+        rights.holds,
+        rights.processing,
         auth.router,
         audit.router,
         backup.router,
@@ -87,7 +91,13 @@ def _wire(app: FastAPI, settings: Settings, vault: Vault) -> None:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "PUT", "POST", "DELETE", "PATCH", "LIST"],
-            allow_headers=["X-Strongroom-Token", "Authorization", "Content-Type", "X-Request-Id"],
+            allow_headers=[
+                "X-Strongroom-Token",
+                "Authorization",
+                "Content-Type",
+                "X-Request-Id",
+                "Strongroom-Purpose",
+            ],
             expose_headers=["Retry-After", "Strongroom-Audit-Index", "Strongroom-Audit-Leaf-Hash"],
         )
     app.add_middleware(HttpMetrics)
@@ -102,6 +112,11 @@ async def _background(app: FastAPI, settings: Settings, vault: Vault) -> AsyncIt
     app.state.backup_jobs = jobs = BackupJobs()
     if scheduler is not None:
         scheduler.start()
+    retention = None
+    if settings.retention_interval_s:
+        retention = RetentionSchedule(vault, interval_s=settings.retention_interval_s)
+        retention.start()
+    app.state.retention_schedule = retention
     watcher = await anyio.to_thread.run_sync(start_monitor, settings, vault)
     app.state.monitor = watcher
     listener = None
@@ -114,6 +129,8 @@ async def _background(app: FastAPI, settings: Settings, vault: Vault) -> AsyncIt
         if listener is not None:
             await anyio.to_thread.run_sync(listener.stop)
         await anyio.to_thread.run_sync(stop_monitor, vault, watcher)
+        if retention is not None:
+            await anyio.to_thread.run_sync(retention.stop)
         if scheduler is not None:
             await anyio.to_thread.run_sync(scheduler.stop)
         await anyio.to_thread.run_sync(jobs.close)

@@ -31,6 +31,7 @@ from strongroom.cli import (
     mount,
     operator,
     policy,
+    retention,
     server,
     subject,
     tenant,
@@ -63,6 +64,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(backup.app, name="backup")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(subject.app, name="subject")
+app.add_typer(retention.app, name="retention")
 app.add_typer(report_cmd.app, name="report")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
