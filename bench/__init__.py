@@ -16,6 +16,7 @@ Modules:
   entries, the cost of auditing on kv.put/kv.get;
 * :mod:`bench.audit_verify` - verifying a million-entry offline audit bundle;
 * :mod:`bench.backup` - backups side by side with restic and borg, same vault;
+* :mod:`bench.subjects` - erasing a data subject, and sealing under subject keys;
 * :mod:`bench.ledger_data` - realistic canonical audit entries, fast;
 * :mod:`bench.loadgen` - a lean asyncio HTTP/1.1 keep-alive load generator;
 * :mod:`bench.server` - a dev-mode server for the HTTP benchmarks;

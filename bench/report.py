@@ -253,6 +253,36 @@ def _summary(results: dict[str, Any]) -> list[str]:
                 yes_no(ob["goal_met"]),
             ]
         )
+    se = results.get("subject_erasure_10k")
+    if se and "error" not in se:
+        rows.append(
+            [
+                "`subject_erasure_10k`",
+                f"erase {fmt(_ms(se['erase_seconds']), 'ms')} median, "
+                f"{fmt(_ms(se['erase_max_seconds']), 'ms')} max, for "
+                f"{fmt(se['records_per_subject'])} records (receipt included)",
+                f"kv.delete_metadata of every record {fmt(se['delete_all_seconds'], 's')}; "
+                f"one durable kv.put {fmt(se['single_put_ms']['p50'], 'ms')}",
+                f"delete all / erase {fmt(se['ratio_delete_all_to_erase'])}; "
+                f"erase / one put {fmt(se['ratio_erase_to_single_put'])}",
+                se["goal"],
+                yes_no(se["goal_met"]),
+            ]
+        )
+    so = results.get("subject_sealing_overhead")
+    if so and "error" not in so:
+        rows.append(
+            [
+                "`subject_sealing_overhead`",
+                f"kv.put with subject= {fmt(so['with_subject']['writes_per_second'], 'writes/s')}",
+                f"without subject= {fmt(so['without_subject']['writes_per_second'], 'writes/s')}",
+                f"overhead {fmt(so['overhead_pct'])}% median of {so['rounds']} paired rounds "
+                f"({_range(so.get('overhead_pct_range'))}; "
+                f"+{fmt(so['cpu_us_per_write_extra'], 'µs')} CPU per write)",
+                so["goal"],
+                yes_no(so["goal_met"]),
+            ]
+        )
     for name, res in results.items():
         if "error" in res:
             rows.append([f"`{name}`", "failed: " + res["error"], "", "", "", "no"])
@@ -890,6 +920,111 @@ def _monitor(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def _ms(seconds: float | None) -> float | None:
+    """Seconds as milliseconds, ``None`` stays ``None``."""
+    return None if seconds is None else 1e3 * seconds
+
+
+def _subject_erasure(r: dict[str, Any]) -> list[str]:
+    """Details of ``subject_erasure_10k``."""
+    out = ["## `subject_erasure_10k`", "", r["description"], ""]
+    out += _table(
+        [
+            "round",
+            "order",
+            "erase ms",
+            "of which transaction ms",
+            "of which checkpoint ms",
+            "rest ms",
+            "delete all s",
+            "delete all / erase",
+        ],
+        [
+            [
+                str(d["round"]),
+                " then ".join(d["order"]),
+                fmt(_ms(d["erase_seconds"])),
+                fmt(_ms(d["erase_transaction_seconds"])),
+                fmt(_ms(d["erase_checkpoint_seconds"])),
+                fmt(_ms(d["erase_rest_seconds"])),
+                fmt(d["delete_all_seconds"]),
+                fmt(d["ratio_delete_all_to_erase"]),
+            ]
+            for d in r["per_round"]
+        ],
+    )
+    probe, single = r["version_count_probe"], r["single_put_ms"]
+    out += [
+        "",
+        f"Medians: erase {fmt(_ms(r['erase_seconds']))} ms (transaction "
+        f"{fmt(_ms(r['erase_transaction_seconds']))} ms, checkpoint "
+        f"{fmt(_ms(r['erase_checkpoint_seconds']))} ms, rest "
+        f"{fmt(_ms(r['erase_rest_seconds']))} ms); deleting every record "
+        f"{fmt(r['delete_all_seconds'])} s ({fmt(r['delete_all_records_per_second'])} records/s "
+        f"from {r['threads']} threads). `ratio_delete_all_to_erase` = "
+        f"**{fmt(r['ratio_delete_all_to_erase'])}** ({r['ratio_method']}). Floor: one durable "
+        f"`kv.put` took {fmt(single['p50'])} ms (p50 of {single['n']}, p90 "
+        f"{fmt(single['p90'])} ms), so an erasure costs {fmt(r['ratio_erase_to_single_put'])} "
+        f"single writes; the disk did {fmt(r['disk_fdatasync_per_second'])} bare "
+        "`fdatasync` per second.",
+        "",
+        f"Checks: every receipt verified against the vault's key: "
+        f"{yes_no(r['receipts_verified'])}; {fmt(r['sample_per_round'])} sampled paths per round "
+        f"answer `Gone` after the erasure: {yes_no(r['records_unreadable_after'])}, and "
+        f"`NotFound` after the deletion: {yes_no(r['deleted_records_absent_after'])}; each "
+        f"erasure reported all {fmt(r['records_per_subject'])} record versions: "
+        f"{yes_no(r['record_versions_reported'])}. Setup (not timed): "
+        f"{fmt(r['setup_puts_per_second']['with_subject'])} puts/s with `subject=`, "
+        f"{fmt(r['setup_puts_per_second']['without_subject'])} without.",
+        "",
+        "Inside its transaction an erasure counts the subject's record versions: "
+        f"{fmt(probe['median_ms'])} ms here over {fmt(probe['kv_versions_rows'])} `kv_versions` "
+        "rows, SQLite's plan: " + "; ".join(f"`{p}`" for p in probe["query_plan"]) + ".",
+    ]
+    if any(p.startswith("SCAN kv_versions") for p in probe["query_plan"]):
+        out += [
+            "`kv_versions.subject_id` has no index, so that count reads the whole table: its "
+            "cost grows with the vault, not with the subject.",
+        ]
+    return [*out, ""]
+
+
+def _subject_sealing(r: dict[str, Any]) -> list[str]:
+    """Details of ``subject_sealing_overhead``."""
+    out = ["## `subject_sealing_overhead`", "", r["description"], ""]
+    out += _table(
+        [
+            "kv.put",
+            "writes/s",
+            "p50 ms",
+            "p99 ms",
+            "process CPU",
+            "CPU µs/op",
+            "per-round writes/s",
+        ],
+        [
+            [label, *_rate_cols(r[key], "writes_per_second")]
+            for key, label in (("with_subject", "with `subject=`"), ("without_subject", "without"))
+        ],
+    )
+    steps = r["extra_steps_alone"]
+    out += [
+        "",
+        "Overhead per round (1 - with/without): "
+        + ", ".join(f"{fmt(p['overhead_pct'])}%" for p in r["per_round"])
+        + f"; median **{fmt(r['overhead_pct'])}%**. Process CPU per write: "
+        f"+{fmt(r['cpu_us_per_write_extra'])} µs ({fmt(r['cpu_overhead_pct'])}%) with "
+        "`subject=`.",
+        "",
+        f"The extra steps alone, one thread, {fmt(steps['calls_each'])} calls each: the subject "
+        f"row's look-up {fmt(steps['subject_row_lookup_us'])} µs, the subject key's unwrap "
+        f"{fmt(steps['subject_key_unwrap_us'])} µs, the audit pseudonym "
+        f"{fmt(steps['audit_pseudonym_us'])} µs (total {fmt(steps['total_us'])} µs). " + r["notes"],
+        "",
+    ]
+    return out
+
+
 def _find(node: Any, key: str) -> Iterator[Any]:
     """Yield every value stored under ``key`` anywhere in a nested JSON value."""
     if isinstance(node, dict):
@@ -977,6 +1112,8 @@ def render(doc: dict[str, Any]) -> str:
         "backup_vs_restic_borg": _backup,
         "redaction_vs_presidio": _redaction,
         "monitor_replay": _monitor,
+        "subject_erasure_10k": _subject_erasure,
+        "subject_sealing_overhead": _subject_sealing,
     }
     for name, res in results.items():
         if "error" not in res and name in renderers:

@@ -10,7 +10,7 @@ Benchmarks (the JSON keys): ``envelope_seal_open_1k``, ``http_durable_writes``,
 ``http_reads``, ``rewrap_1m``, ``audit_appends``,
 ``audit_proofs_1m``, ``audit_verify_1m``, ``audit_overhead``,
 ``backup_vs_restic_borg``, ``redaction_vs_presidio``, ``observability_overhead``,
-``monitor_replay``.
+``monitor_replay``, ``subject_erasure_10k``, ``subject_sealing_overhead``.
 
 Example::
 
@@ -42,6 +42,7 @@ from bench import (
     redaction,
     report,
     rewrap,
+    subjects,
     writes,
 )
 from bench.machine import CPUPlan, cpu_plan, machine_info
@@ -64,6 +65,8 @@ BENCHMARKS: dict[str, Callable[[bool, CPUPlan], dict[str, Any]]] = {
     observability.NAME: lambda quick, _plan: observability.run(quick=quick),
     monitor.NAME: lambda quick, _plan: monitor.run(quick=quick),
     backup.NAME: lambda quick, _plan: backup.run(quick=quick),
+    subjects.NAME_ERASURE: lambda quick, _plan: subjects.run_erasure(quick=quick),
+    subjects.NAME_SEALING: lambda quick, _plan: subjects.run_sealing(quick=quick),
 }
 """Every benchmark by name, in the order a full run executes them."""
 
