@@ -54,6 +54,9 @@ CATALOGUE: tuple[Control, ...] = (
     Control("hipaa-164.312(e)(1)", _H, "Transmission security",
             "Guard against unauthorized access to ePHI transmitted over a network.",
             hipaa.transmission_security),
+    Control("gdpr-5(1)(e)", _G, "Storage limitation",
+            "Keep personal data no longer than necessary for its purposes.",
+            gdpr.storage_limitation),
     Control("gdpr-5(1)(f)", _G, "Integrity and confidentiality",
             "Appropriate security of personal data, including against unauthorised access "
             "and accidental loss.", gdpr.integrity_confidentiality),
@@ -68,6 +71,9 @@ CATALOGUE: tuple[Control, ...] = (
     Control("gdpr-25", _G, "Data protection by design and by default",
             "Protective measures built in, and the protective setting the default.",
             gdpr.by_design),
+    Control("gdpr-30", _G, "Records of processing activities",
+            "Keep a record of processing: purposes, categories of data and subjects, "
+            "time limits for erasure, security measures.", gdpr.processing_records),
     Control("gdpr-32", _G, "Security of processing",
             "Encryption, ongoing integrity, timely restore after an incident, regular testing.",
             gdpr.security_of_processing),

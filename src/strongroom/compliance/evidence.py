@@ -10,6 +10,7 @@ Example::
     >>> import pathlib, tempfile
     >>> from strongroom.config import Settings
     >>> from strongroom.vault import Vault
+from strongroom.vault.policy import PolicyDocument
     >>> v = Vault(Settings(data_dir=pathlib.Path(tempfile.mkdtemp()), dev=True))
     >>> v.open()  # doctest: +ELLIPSIS
     >>> facts = gather(v, routes=())
@@ -37,6 +38,7 @@ from strongroom.compliance.facts import (
     ListenerFacts,
     PrivilegedToken,
     RecordFacts,
+    RetentionFacts,
     Route,
     SealFacts,
     SubjectFacts,
@@ -47,7 +49,9 @@ from strongroom.compliance.verification import verify_stored_log
 from strongroom.config import Settings
 from strongroom.storage import schema as s
 from strongroom.storage.repositories import KeyRepository
+from strongroom.storage.rights import HoldRepository, RetentionRepository
 from strongroom.vault import Vault
+from strongroom.vault.policy import PolicyDocument
 
 __all__ = ["gather"]
 
@@ -56,6 +60,7 @@ _ALERT_RAISE = "monitor:alert:raise"
 _ALERT_ACK = "monitor:alert:ack"
 _BACKUP = "sys:backup:create"
 _RESTORE = "sys:backup:restore"
+_RETENTION = "sys:retention:apply"
 # Initialisation happens before any identity exists, so it is the one change
 # that may name no principal.
 _ANONYMOUS_OK = frozenset({"sys:seal:init"})
@@ -88,6 +93,7 @@ def gather(
         alerts = _alerts(conn)
         backups = _backups(conn)
         activity = _activity(conn)
+        retention = _retention(conn)
         ledger = verify_stored_log(conn)
     return Facts(
         now=at,
@@ -103,6 +109,7 @@ def gather(
         activity=activity,
         listener=_listener(vault.settings, request_scheme),
         routes=tuple(routes),
+        retention=retention,
     )
 
 
@@ -254,6 +261,44 @@ def _activity(conn: Connection) -> ActivityFacts:
         changes={e: counts.get(e, 0) for e in CHANGE_EVENTS},
         unattributed_changes=tuple(int(i) for i in nobody),
         denied=_count(conn, _E, _E.c.outcome == "denied"),
+    )
+
+
+def _retention(conn: Connection) -> RetentionFacts:
+    kv, md, m = s.kv_versions, s.kv_metadata, s.mounts
+    held = {
+        f"{t}/{mount}": int(n)
+        for t, mount, n in conn.execute(
+            select(md.c.tenant_id, md.c.mount, func.count())
+            .select_from(kv.join(md, kv.c.metadata_id == md.c.id))
+            .where(kv.c.subject_id.is_not(None))
+            .group_by(md.c.tenant_id, md.c.mount)
+        )
+    }
+    rules = tuple(r.to_dict() | {"tenant": r.tenant} for r in RetentionRepository(conn).list())
+    expiry = {
+        f"{t}/{name}": float(after)
+        for t, name, after in conn.execute(
+            select(m.c.tenant_id, m.c.name, m.c.delete_version_after)
+        )
+    }
+    purposes: dict[str, set[str]] = {}
+    for tenant, document in conn.execute(select(s.policies.c.tenant_id, s.policies.c.document)):
+        for rule in PolicyDocument.parse(document).rules:
+            if rule.require_consent:
+                mount = rule.path.split("/", 1)[0]
+                purposes.setdefault(f"{tenant}/{mount}", set()).update(rule.require_consent)
+    last = conn.execute(
+        select(func.max(_E.c.time)).where(_allowed(_RETENTION))
+    ).scalar_one_or_none()
+    return RetentionFacts(
+        subject_records=held,
+        rules=rules,
+        version_expiry=expiry,
+        consent_purposes={k: tuple(sorted(v)) for k, v in purposes.items()},
+        active_holds=len(HoldRepository(conn).list(active_only=True)),
+        runs_logged=_count(conn, _E, _allowed(_RETENTION)),
+        last_run_time=None if last is None else float(last),
     )
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "ListenerFacts",
     "PrivilegedToken",
     "RecordFacts",
+    "RetentionFacts",
     "Route",
     "SealFacts",
     "SubjectFacts",
@@ -208,6 +209,24 @@ class ActivityFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class RetentionFacts:
+    """Retention rules, where data subjects' records are, and when the rules last ran."""
+
+    subject_records: Mapping[str, int]
+    """``tenant/mount`` → record versions sealed under a subject's key there."""
+    rules: tuple[Mapping[str, object], ...]
+    """Every retention rule (tenant, name, mount, path_prefix, action, after_s, purpose)."""
+    version_expiry: Mapping[str, float]
+    """``tenant/mount`` → the mount's delete_version_after (0: none)."""
+    consent_purposes: Mapping[str, tuple[str, ...]]
+    """``tenant/mount`` → purposes the tenant's policies require consent for there."""
+    active_holds: int
+    runs_logged: int
+    """Allowed ``sys:retention:apply`` entries."""
+    last_run_time: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class ListenerFacts:
     """How the HTTP listener is reached."""
 
@@ -237,3 +256,4 @@ class Facts:
     activity: ActivityFacts
     listener: ListenerFacts
     routes: tuple[Route, ...]
+    retention: RetentionFacts

@@ -1,8 +1,7 @@
 """GDPR (Regulation (EU) 2016/679): the articles the software itself can show.
 
-Arts. 5(1)(e) (storage limitation) and 30 (records of processing) are not
-judged yet: they need the retention rules. Adding one is a function here
-and a line in :mod:`strongroom.compliance.catalogue`.
+Adding an article is a function here and a line in
+:mod:`strongroom.compliance.catalogue`.
 
 Example::
 
@@ -19,13 +18,16 @@ from strongroom.compliance.control import Findings, Verdict
 from strongroom.compliance.facts import Facts
 
 __all__ = [
+    "ERASURE_WINDOW_DAYS",
     "SUBJECT_ROUTES",
     "by_design",
     "erasure",
     "integrity_confidentiality",
     "portability",
+    "processing_records",
     "right_of_access",
     "security_of_processing",
+    "storage_limitation",
 ]
 
 SUBJECT_ROUTES: dict[str, tuple[str, ...]] = {
@@ -35,6 +37,12 @@ SUBJECT_ROUTES: dict[str, tuple[str, ...]] = {
 }
 """The audit events of the routes that serve each data subject right: the right is
 served when a route with that event is served, needs a token and is audited."""
+
+ERASURE_WINDOW_DAYS = 30.0
+"""The longest key-backup window that still erases "without undue delay": art. 12(3)
+gives the controller one month to act on a request."""
+
+PROCESSING_RECORDS_ROUTE = ("GET", "/v1/sys/processing-records")
 
 BACKUP_SLACK = 2.0
 """A scheduled backup counts as late once it is this many intervals old."""
@@ -84,7 +92,14 @@ def erasure(facts: Facts) -> Verdict:
         not kept,
         f"{len(kept)} erased subjects still have a wrapped key stored: {criteria.some(kept)}",
     )
+    window = facts.settings.subject_key_backup_days
+    f.require(
+        window <= ERASURE_WINDOW_DAYS,
+        f"an erased subject's key stays in key backups for up to {window:g} days "
+        f"(subject_key_backup_days); art. 12(3) allows {ERASURE_WINDOW_DAYS:g}",
+    )
     evidence |= {
+        "subject_key_backup_days": window,
         "subjects": sub.total,
         "subjects_erased": sub.erased,
         "erased_subjects_with_key": kept[:50],
@@ -159,5 +174,90 @@ def security_of_processing(facts: Facts) -> Verdict:
     return f.verdict(
         f"keys in use below their limits, the log verifies, the monitor runs, and the last "
         f"backup (entry {b.last_index}) is on schedule",
+        evidence,
+    )
+
+
+def _subject_mounts(facts: Facts) -> list[str]:
+    return sorted(k for k, n in facts.retention.subject_records.items() if n > 0)
+
+
+def storage_limitation(facts: Facts) -> Verdict:
+    """Art. 5(1)(e): personal data kept no longer than needed — a retention rule (or a
+    version expiry) covers every mount holding subjects' records, and the rules are applied."""
+    f = Findings()
+    r = facts.retention
+    ruled = {f"{x['tenant']}/{x['mount']}" for x in r.rules}
+    bare = [m for m in _subject_mounts(facts) if m not in ruled and not r.version_expiry.get(m)]
+    f.require(
+        not bare,
+        f"mounts holding data subjects' records without a retention rule or version expiry: "
+        f"{criteria.some(bare)}",
+    )
+    interval = facts.settings.retention_interval_s
+    age = None if r.last_run_time is None else round(facts.now - r.last_run_time, 3)
+    if r.rules:
+        if interval is None:
+            f.ask(
+                "retention rules are not applied on a schedule here (retention_interval_s "
+                "unset): show the schedule that runs `strongroom retention apply`"
+            )
+        else:
+            f.require(age is not None, "the retention rules have never been applied")
+            f.require(
+                age is None or age <= BACKUP_SLACK * interval,
+                f"the retention rules last ran {age or 0:.0f} s ago; they are scheduled every "
+                f"{interval:.0f} s",
+            )
+    evidence = {
+        "mounts_with_subject_records": dict(r.subject_records),
+        "retention_rules": [dict(x) for x in r.rules],
+        "mounts_without_retention": bare,
+        "retention_interval_s": interval,
+        "retention_runs_logged": r.runs_logged,
+        "last_retention_run_age_s": age,
+        "active_legal_holds": r.active_holds,
+    }
+    return f.verdict(
+        f"{len(r.rules)} retention rules cover every mount holding subjects' records and "
+        "run on schedule",
+        evidence,
+    )
+
+
+def processing_records(facts: Facts) -> Verdict:
+    """Art. 30: the records of processing are generated from live state, and every mount
+    holding subjects' records declares its purpose."""
+    f = Findings()
+    r = facts.retention
+    method, path = PROCESSING_RECORDS_ROUTE
+    served = [x for x in facts.routes if x.method == method and x.path == path and x.authenticated]
+    f.require(bool(served), f"{method} {path} (the records of processing) is not served")
+    declared: dict[str, set[str]] = {}
+    for x in r.rules:
+        if x.get("purpose"):
+            declared.setdefault(f"{x['tenant']}/{x['mount']}", set()).add(str(x["purpose"]))
+    for mount, purposes in r.consent_purposes.items():
+        declared.setdefault(mount, set()).update(purposes)
+    silent = [m for m in _subject_mounts(facts) if not declared.get(m)]
+    f.require(
+        not silent,
+        f"mounts holding data subjects' records with no declared purpose (a retention rule's "
+        f"purpose or a policy's require_consent): {criteria.some(silent)}",
+    )
+    evidence = {
+        "route": f"{method} {path}",
+        "activities": {
+            m: {
+                "purposes": sorted(declared.get(m, set())),
+                "subject_record_versions": r.subject_records.get(m, 0),
+            }
+            for m in sorted(set(r.subject_records) | set(declared))
+        },
+        "undeclared": silent,
+    }
+    return f.verdict(
+        "every mount holding subjects' records declares its purposes; the records of "
+        "processing are served from live state",
         evidence,
     )

@@ -63,8 +63,8 @@ class TestComplianceRoute:
         assert doc["checkpoint"]["size"] >= 1 and doc["checkpoint"]["note"].count("\n") >= 4
         assert doc["ledger"]["verified"] is True
         summary = doc["summary"]
-        assert summary["total"] == len(doc["controls"]) == 18
-        assert summary["pass"] + summary["fail"] + summary["needs-evidence"] == 18
+        assert summary["total"] == len(doc["controls"]) == 20
+        assert summary["pass"] + summary["fail"] + summary["needs-evidence"] == 20
         for c in doc["controls"]:
             assert set(c) >= {"id", "title", "status", "reason", "evidence"}
             assert c["status"] in ("pass", "fail", "needs-evidence") and "\n" not in c["reason"]

@@ -172,6 +172,17 @@ def compliant(tmp_path: Path) -> Iterator[Callable[..., Env]]:
         subject = vault.subjects.create(env.root, reference="MRN-0001")
         vault.kv.put(env.root, "secret", "app/db", {"password": "s3cr3t"})
         vault.kv.put(env.root, "secret", "patients/1", {"dx": "J45"}, subject=subject.id)
+        # Storage limitation and records of processing: a rule with its purpose, applied.
+        vault.retention.put_rule(
+            env.root,
+            "patients",
+            mount="secret",
+            path_prefix="patients/",
+            action="erase-subjects",
+            after_s=10 * 365 * 86400.0,
+            purpose="treatment",
+        )
+        vault.retention.apply(None)
         env.sign()
         return env
 

@@ -272,6 +272,44 @@ def monitor_off(make: Make) -> tuple[Facts, Facts]:
     return make(monitor_enabled=False).facts(), make().facts()
 
 
+def subject_records_without_retention(make: Make) -> tuple[Facts, Facts]:
+    env = make()
+    on = env.facts()
+    env.vault.retention.delete_rule(env.root, "patients")
+    return env.facts(), on
+
+
+def retention_not_applied(make: Make) -> tuple[Facts, Facts]:
+    env = make()
+    env.clock.advance(3 * 3600)
+    off = env.facts()
+    env.vault.retention.apply(None)
+    return off, env.facts()
+
+
+def retention_unscheduled(make: Make) -> tuple[Facts, Facts]:
+    return make(retention_interval_s=None).facts(), make().facts()
+
+
+def mount_without_purpose(make: Make) -> tuple[Facts, Facts]:
+    env = make()
+    on = env.facts()
+    env.vault.retention.put_rule(
+        env.root, "patients", mount="secret", action="erase-subjects", after_s=86400.0
+    )
+    return env.facts(), on
+
+
+def no_processing_records_route(make: Make) -> tuple[Facts, Facts]:
+    env = make()
+    routes = [r for r in env.routes() if r.path != "/v1/sys/processing-records"]
+    return env.facts(routes=routes), env.facts()
+
+
+def long_key_backup_window(make: Make) -> tuple[Facts, Facts]:
+    return make(subject_key_backup_days=90.0).facts(), make().facts()
+
+
 @dataclass(frozen=True)
 class Case:
     control: str
@@ -295,10 +333,16 @@ CASES = [
     Case("hipaa-164.312(e)(1)", mismatched_tls_key),
     Case("gdpr-5(1)(f)", tampered_entry),
     Case("gdpr-5(1)(f)", record_without_key),
+    Case("gdpr-5(1)(e)", subject_records_without_retention),
+    Case("gdpr-5(1)(e)", retention_not_applied),
+    Case("gdpr-5(1)(e)", retention_unscheduled, N),
     Case("gdpr-15", no_access_report_route),
     Case("gdpr-17", erased_subject_keeps_key),
     Case("gdpr-17", no_erasure_route),
+    Case("gdpr-17", long_key_backup_window),
     Case("gdpr-20", no_export_route),
+    Case("gdpr-30", mount_without_purpose),
+    Case("gdpr-30", no_processing_records_route),
     Case("gdpr-25", cors_wildcard),
     Case("gdpr-25", dev_seal),
     Case("gdpr-32", never_backed_up),
@@ -331,7 +375,7 @@ class TestControls:
         doc = build_report(compliant().facts(), CATALOGUE, framework="all")
         failing = {c["id"]: c["reason"] for c in doc["controls"] if c["status"] != "pass"}
         assert failing == {}
-        assert doc["summary"] == {"pass": 18, "fail": 0, "needs-evidence": 0, "total": 18}
+        assert doc["summary"] == {"pass": 20, "fail": 0, "needs-evidence": 0, "total": 20}
 
     @pytest.mark.parametrize("case", CASES, ids=[f"{c.control}-{c.build.__name__}" for c in CASES])
     def test_off_then_on(self, case: Case, compliant: Make) -> None:
