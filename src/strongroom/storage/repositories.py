@@ -798,6 +798,32 @@ class SubjectRepository:
         ).first()
         return None if row is None else _subject(row)
 
+    def key_of(
+        self, tenant: str, subject_id: str
+    ) -> tuple[int | None, bytes | None, float | None] | None:
+        """``(kek_version, wrapped_key, erased_at)`` of a subject of ``tenant``, or ``None``.
+
+        The per-write lookup of a subject's record: straight to the driver
+        (the SQLAlchemy select of the whole row cost 105 µs, a sixth of a
+        durable write's CPU; this costs a fraction of it).
+        """
+        q = "?" if self._c.dialect.paramstyle == "qmark" else "%s"
+        cur = self._c.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cur.execute(
+            f"SELECT kek_version, wrapped_key, erased_at FROM {s.subjects.name} "  # noqa: S608
+            f"WHERE id = {q} AND tenant_id = {q}",
+            (subject_id, tenant),
+        )
+        row = cur.fetchone()
+        if row is None:
+            return None
+        version, wrapped, erased = row
+        return (
+            None if version is None else int(version),
+            None if wrapped is None else bytes(wrapped),
+            None if erased is None else float(erased),
+        )
+
     def by_reference(self, tenant: str, ref_index: bytes) -> SubjectRecord | None:
         """The subject of ``tenant`` whose reference has this blind index."""
         sj = s.subjects

@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -231,12 +232,10 @@ class KVService:
         keyring = self._v.seal.keyring()
         kek = keyring.current_kek
         if subject is not None:
-            subj = SubjectRepository(conn).get(tenant, subject)
-            if subj is None or subj.wrapped_key is None or subj.kek_version is None:
+            found = SubjectRepository(conn).key_of(tenant, subject)
+            if found is None:
                 raise NotFound("no such data subject")
-            key: Any = keyring.get(subj.kek_version).unwrap_subject_key(
-                subj.wrapped_key, subject_id=subj.id
-            )
+            key: Any = self._subject_key(subject, found, version)
             note_subject(key.audit_pseudonym())
             kek_version: int | None = None
         else:
@@ -315,7 +314,7 @@ class KVService:
             if v is None:
                 raise NotFound("no such version", version=wanted)
             subj = (
-                SubjectRepository(conn).get(principal.tenant, v.subject_id)
+                SubjectRepository(conn).key_of(principal.tenant, v.subject_id)
                 if v.subject_id is not None
                 else None
             )
@@ -326,23 +325,32 @@ class KVService:
                 "this version was deleted", version=wanted, deletion_time=v.deletion_time
             )
         if v.subject_id is not None:
-            if subj is not None and subj.erased_at is not None:
-                raise Gone("this version's data subject was erased", version=wanted)
-            if subj is None or subj.wrapped_key is None or subj.kek_version is None:
-                raise Gone("this version's data subject key is not available", version=wanted)
-            key: Any = keyring.get(subj.kek_version).unwrap_subject_key(
-                subj.wrapped_key, subject_id=subj.id
-            )
+            key: Any = self._subject_key(v.subject_id, subj, wanted)
             note_subject(key.audit_pseudonym())
             purposes = principal.acl.consent_purposes(pol)
             if purposes:
-                self._v.consents.require(principal.tenant, subj.id, purposes, mount, path)
+                self._v.consents.require(principal.tenant, v.subject_id, purposes, mount, path)
         else:
             if v.kek_version is None:  # pragma: no cover - schema invariant
                 raise NotFound("nothing at this path")
             key = keyring.get(v.kek_version)
         data = open_record(principal.tenant, mount, path, v, key)
         return ReadResult(data=data, info=_info(v), custom_metadata=custom)
+
+    def _subject_key(
+        self,
+        subject_id: str,
+        found: tuple[int | None, bytes | None, float | None] | None,
+        version: int,
+    ) -> Any:
+        """The live subject's key from its looked-up row (Gone when erased or keyless)."""
+        kek_version, wrapped, erased_at = found if found is not None else (None, None, None)
+        if erased_at is not None:
+            raise Gone("this data subject was erased", version=version)
+        if wrapped is None or kek_version is None:
+            raise Gone("this data subject's key is not available", version=version)
+        kek = self._v.seal.keyring().get(kek_version)
+        return kek.unwrap_subject_key(wrapped, subject_id=subject_id)
 
     @staticmethod
     def _subjects(tx: WriteTx, metadata_id: int) -> set[str]:
@@ -360,12 +368,9 @@ class KVService:
             v = None if found is None else found[3]
             if v is None or v.subject_id is None:
                 return
-            subj = SubjectRepository(conn).get(tenant, v.subject_id)
-        if subj is not None and subj.wrapped_key is not None and subj.kek_version is not None:
-            key = self._v.seal.keyring().get(subj.kek_version)
-            note_subject(
-                key.unwrap_subject_key(subj.wrapped_key, subject_id=subj.id).audit_pseudonym()
-            )
+            row = SubjectRepository(conn).key_of(tenant, v.subject_id)
+        with contextlib.suppress(Gone):
+            note_subject(self._subject_key(v.subject_id, row, v.version).audit_pseudonym())
 
     @audited(Event.KV_METADATA_READ)
     def metadata(

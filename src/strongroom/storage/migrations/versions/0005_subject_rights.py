@@ -68,6 +68,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("subject", sa.String(length=64), nullable=True))
         batch.create_index("ix_audit_entries_subject", ["subject", "seq"])
     _backfill_subjects()
+    op.create_index("ix_kv_versions_subject_id", "kv_versions", ["subject_id"])
     op.create_table(
         "consents",
         sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id"), nullable=False),
@@ -116,6 +117,7 @@ def downgrade() -> None:
     op.drop_table("legal_holds")
     op.drop_table("retention_rules")
     op.drop_table("consents")
+    op.drop_index("ix_kv_versions_subject_id", table_name="kv_versions")
     with op.batch_alter_table("audit_entries") as batch:
         batch.drop_index("ix_audit_entries_subject")
         batch.drop_column("subject")
