@@ -386,7 +386,8 @@ def _components(vault: Vault, root: Principal, sids: list[str], n: int) -> dict[
     keyring = vault.seal.keyring()
     with vault.db.read() as conn:
         repo = SubjectRepository(conn)
-        lookup = _per_call_us(lambda i: repo.get(root.tenant, sids[i % len(sids)]), n)
+        # What a write does: SubjectRepository.key_of (the driver-level look-up).
+        lookup = _per_call_us(lambda i: repo.key_of(root.tenant, sids[i % len(sids)]), n)
         recs = [repo.get(root.tenant, sid) for sid in sids]
     blobs = [
         (keyring.get(rec.kek_version), rec.wrapped_key, rec.id)
@@ -493,7 +494,7 @@ def run_sealing(*, quick: bool) -> dict[str, Any]:
         "notes": (
             "A write with subject= does, in the writer's transaction, what one without does "
             "(seal under a fresh DEK, insert the version, append the audit entry) plus: read "
-            "the subject's row (SubjectRepository.get), unwrap its key (AES-256-GCM) and "
+            "the subject's row (SubjectRepository.key_of), unwrap its key (AES-256-GCM) and "
             "compute the audit pseudonym (HMAC-SHA256). extra_steps_alone times those three "
             "on one thread outside a write (the row look-up on a read connection); "
             "cpu_us_per_write_extra is the measured difference in process CPU per write "
