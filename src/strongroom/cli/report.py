@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +20,7 @@ import typer
 
 from strongroom.cli.options import DEFAULT_ADDR, AddrOpt, TokenOpt, connect
 from strongroom.cli.output import note
+from strongroom.cli.pdf import compliance_report_pdf
 from strongroom.compliance.report import FORMATS, render
 from strongroom.errors import InvalidInput, StrongroomError
 
@@ -34,7 +36,7 @@ def compliance(
         typer.Option(help="hipaa, gdpr, sox, pci, euaiact or all.", metavar="NAME"),
     ] = "all",
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help="json, md or html.", metavar="FORMAT")
+        str, typer.Option("--format", "-f", help="json, md, html or pdf.", metavar="FORMAT")
     ] = "json",
     out: Annotated[
         Path | None,
@@ -49,16 +51,17 @@ def compliance(
 ) -> None:
     """The compliance report of a framework: each control pass, fail or needs-evidence, with
     its evidence (needs read on sys/compliance/report)."""
-    if fmt not in FORMATS:
-        raise InvalidInput(f"--format must be one of {', '.join(FORMATS)}")
+    if fmt not in (*FORMATS, "pdf"):
+        raise InvalidInput(f"--format must be one of {', '.join((*FORMATS, 'pdf'))}")
     with connect(addr, token) as client:
         doc = client.get("/v1/sys/compliance/report", params={"framework": framework})
-    text = render(doc, fmt)
+    data = compliance_report_pdf(doc) if fmt == "pdf" else render(doc, fmt).encode()
     if out is None:
-        typer.echo(text, nl=False)
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
         return
     try:
-        out.write_text(text, encoding="utf-8")
+        out.write_bytes(data)
     except OSError as exc:
         raise StrongroomError(f"cannot write {out}: {exc.strerror or exc}") from exc
     summary = doc.get("summary", {})

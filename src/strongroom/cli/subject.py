@@ -29,6 +29,7 @@ import typer
 from strongroom.cli.client import segment
 from strongroom.cli.options import DEFAULT_ADDR, AddrOpt, FieldOpt, FormatOpt, TokenOpt, connect
 from strongroom.cli.output import Output, OutputFormat, note
+from strongroom.cli.pdf import access_report_pdf
 from strongroom.errors import IntegrityViolation, InvalidInput
 
 __all__ = ["app", "report_html"]
@@ -197,7 +198,7 @@ def access_report(
     subject_id: IdArg,
     out: OutOpt = None,
     fmt: Annotated[
-        str, typer.Option("--format", help="json (verifiable) or html (for the person).")
+        str, typer.Option("--format", help="json (verifiable), html or pdf (for the person).")
     ] = "json",
     addr: AddrOpt = DEFAULT_ADDR,
     token: TokenOpt = None,
@@ -207,18 +208,19 @@ def access_report(
     Each line carries an inclusion proof; check the JSON form anywhere with
     ``strongroom audit verify-proofs FILE --key …``.
     """
-    if fmt not in ("json", "html"):
-        raise InvalidInput("--format is json or html")
+    if fmt not in ("json", "html", "pdf"):
+        raise InvalidInput("--format is json, html or pdf")
     with connect(addr, token) as client:
         report = client.get(f"/v1/sys/subjects/{segment(subject_id)}/access-report")
     if fmt == "json":
         _write(report, out, f"access report ({len(report['lines'])} accesses)")
         return
-    page = report_html(report)
+    page = access_report_pdf(report) if fmt == "pdf" else report_html(report).encode()
     if out is None:
-        sys.stdout.write(page)
+        sys.stdout.buffer.write(page)
+        sys.stdout.flush()
     else:
-        out.write_text(page, encoding="utf-8")
+        out.write_bytes(page)
         note(f"access report ({len(report['lines'])} accesses) written to {out}")
 
 

@@ -117,6 +117,10 @@ def test_consent_access_report_export_and_erasure(tmp_path: Path) -> None:
             cli.ok("subject", "access-report", sid, "--out", str(out_json))
             cli.ok("subject", "access-report", sid, "--format", "html", "--out", str(out_html))
             assert "<table" in out_html.read_text() and sid in out_html.read_text()
+            out_pdf = tmp_path / "r.pdf"
+            cli.ok("subject", "access-report", sid, "--format", "pdf", "--out", str(out_pdf))
+            pdf = out_pdf.read_bytes()
+            assert pdf.startswith(b"%PDF-") and sid.encode() in pdf
             key = c.get("/v1/audit/key").json()["verifier_key"]
             verified = cli("audit", "verify-proofs", str(out_json), "--key", key)
             assert verified.returncode == 0, verified.stderr

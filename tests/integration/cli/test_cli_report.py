@@ -53,8 +53,19 @@ class TestReportCompliance:
     def test_a_bad_format_is_one_line_and_exit_2(
         self, cli: CLI, one_line_error: OneLineError
     ) -> None:
-        line = one_line_error(cli("report", "compliance", "--format", "pdf"), 2)
-        assert "json, md, html" in line
+        line = one_line_error(cli("report", "compliance", "--format", "docx"), 2)
+        assert "json, md, html, pdf" in line
+
+    def test_pdf_to_a_file(self, cli: CLI, tmp_path: Path) -> None:
+        out = tmp_path / "report.pdf"
+        result = cli(
+            "report", "compliance", "--framework", "gdpr", "--format", "pdf", "--out", str(out)
+        )
+        assert result.returncode == 0, result.stderr
+        data = out.read_bytes()
+        assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
+        # Uncompressed streams: the controls are searchable in the file.
+        assert b"gdpr-5(1)(e)" in data.replace(b"\\(", b"(").replace(b"\\)", b")")
 
     def test_a_token_without_the_grant_exits_4(
         self, cli: CLI, http: httpx.Client, one_line_error: OneLineError
