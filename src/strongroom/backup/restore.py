@@ -57,7 +57,7 @@ from strongroom.crypto import BackupKey, RootKey
 from strongroom.errors import IntegrityViolation, InvalidInput, NotFound
 from strongroom.ledger.merkle import root_at
 from strongroom.storage import schema as s
-from strongroom.storage.audit import AuditRepository
+from strongroom.storage.audit import AuditRepository, backfill_subject_column
 from strongroom.storage.engine import Database
 from strongroom.storage.journal import (
     JOURNALED,
@@ -70,8 +70,10 @@ from strongroom.storage.journal import (
 )
 from strongroom.storage.snapshot import (
     FORMAT_V1,
+    RESTORABLE_FROM,
     decode_rows,
     import_tables,
+    missing_columns,
     pick_column,
     reset_sequences,
     schema_revision,
@@ -395,6 +397,9 @@ def restore_database(
                 backup_key=lambda key_id: backup_key_by_id(repo, key_id, root=root),
                 erased=erased,
             )
+            if "subject" in missing_columns("audit_entries", _revision(log)):
+                # Entries restored from a snapshot older than their search column.
+                backfill_subject_column(conn)
             reset_sequences(conn)
             install_triggers(conn)
             set_high_water(
@@ -432,8 +437,13 @@ def _import(
 ) -> dict[str, int]:
     reader.key(m)  # before any chunk: a wrong key fails cleanly
     names = [stream_name(s.metadata.tables[t]) for t in tables]
+    present = {s_.name for s_ in m.streams}
     return import_tables(
-        conn, {name: reader.chunks(m, name) for name in names}, tables=tables, fmt=_format(m)
+        conn,
+        {name: reader.chunks(m, name) for name in names if name in present},
+        tables=tables,
+        fmt=_format(m),
+        revision=_revision(m),
     )
 
 
@@ -456,7 +466,12 @@ def _roll_forward(
         reader.total += _stream_size(segment, name)
         chunks = reader.chunks(segment, name)
         return pick_column(
-            s.metadata.tables[table], chunks, keys, PREIMAGE[table], fmt=_format(segment)
+            s.metadata.tables[table],
+            chunks,
+            keys,
+            PREIMAGE[table],
+            fmt=_format(segment),
+            revision=_revision(segment),
         )
 
     result = replay(
@@ -489,9 +504,23 @@ def _anchor(manifests: Sequence[Manifest], point: RestorePoint) -> Manifest | No
 
 
 def _check_revision(m: Manifest, revision: str | None) -> None:
+    """Refuse a snapshot this code cannot restore: newer, or older than additive upgrades reach."""
     recorded = m.meta.get("schema_revision")
-    if revision != recorded:
-        raise InvalidInput(
-            f"snapshot {m.snapshot_id[:12]} is at schema revision {recorded!r}, this "
-            f"Strongroom at {revision!r}: restore with the matching version"
-        )
+    if recorded == revision:
+        return
+    if (
+        isinstance(recorded, str)
+        and revision is not None
+        and RESTORABLE_FROM <= recorded < revision
+    ):
+        return  # older, and every change since only added columns or tables
+    raise InvalidInput(
+        f"snapshot {m.snapshot_id[:12]} is at schema revision {recorded!r}, this "
+        f"Strongroom at {revision!r}: restore with the matching version"
+    )
+
+
+def _revision(m: Manifest) -> str | None:
+    """The snapshot's schema revision, for decoding its rows (see ADDED_COLUMNS)."""
+    recorded = m.meta.get("schema_revision")
+    return recorded if isinstance(recorded, str) and recorded else None

@@ -20,14 +20,22 @@ Example::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, and_, func, insert, select
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from strongroom.storage import schema as s
 
-__all__ = ["AuditKeyRecord", "AuditRepository", "AuditRow", "CheckpointRecord", "SearchQuery"]
+__all__ = [
+    "AuditKeyRecord",
+    "AuditRepository",
+    "AuditRow",
+    "CheckpointRecord",
+    "SearchQuery",
+    "backfill_subject_column",
+]
 
 _E = s.audit_entries
 _N = s.audit_nodes
@@ -317,3 +325,35 @@ class AuditRepository:
                 created_at=rec.created_at,
             )
         )
+
+
+def backfill_subject_column(conn: Connection, *, batch: int = 5000) -> int:
+    """Fill ``audit_entries.subject`` from the entry bytes where it is missing; return how many.
+
+    For entries stored before the column existed (migration 0005, or a
+    restore of an older snapshot). The entry bytes are the truth and are
+    not touched.
+    """
+    after, filled = -1, 0
+    while True:
+        rows = conn.execute(
+            select(_E.c.seq, _E.c.entry)
+            .where(and_(_E.c.seq > after, _E.c.subject.is_(None)))
+            .order_by(_E.c.seq)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return filled
+        found = []
+        for seq, raw in rows:
+            if b'"subject":' in bytes(raw):
+                subject = json.loads(bytes(raw)).get("subject")
+                if isinstance(subject, str):
+                    found.append({"s": int(seq), "v": subject})
+        if found:
+            conn.execute(
+                update(_E).where(_E.c.seq == bindparam("s")).values(subject=bindparam("v")),
+                found,
+            )
+            filled += len(found)
+        after = int(rows[-1][0])

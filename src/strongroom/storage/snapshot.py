@@ -60,14 +60,19 @@ from strongroom.storage import schema as s
 from strongroom.storage.journal import WITHHELD
 
 __all__ = [
+    "ADDED_COLUMNS",
+    "ADDED_TABLES",
     "FORMAT_V1",
     "NOT_IMPORTED",
+    "RESTORABLE_FROM",
     "SNAPSHOT_FORMAT",
     "database_size",
     "decode_rows",
     "export_tables",
     "import_tables",
     "lines",
+    "missing_columns",
+    "missing_tables",
     "pick_column",
     "reset_sequences",
     "schema_revision",
@@ -82,6 +87,42 @@ NOT_IMPORTED: Final = frozenset({"change_journal", "backup_state"})
 """Exported but never imported: a restored database starts its own journal history
 (:func:`strongroom.storage.journal.set_high_water`)."""
 _BATCH = 2000
+
+RESTORABLE_FROM: Final = "0003"
+"""The oldest schema revision whose snapshots restore (the first with the change journal)."""
+
+ADDED_COLUMNS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
+    "0004": {"subjects": ("ref_index",)},
+    "0005": {"audit_entries": ("subject",)},
+}
+"""Nullable columns each revision appended to an exported table, in order.
+
+A snapshot taken at an older revision has rows without them: they decode
+as ``null`` and the restore fills what can be derived (the audit entries'
+``subject`` copy). A migration that changes an exported table in any other
+way must make older snapshots unrestorable instead (a test compares this
+map with what the migrations build)."""
+
+ADDED_TABLES: Final[dict[str, tuple[str, ...]]] = {
+    "0005": ("consents", "retention_rules", "legal_holds"),
+}
+"""Tables each revision created: absent from older snapshots, restored empty."""
+
+
+def _after(revision: str | None) -> list[str]:
+    """The revisions of :data:`ADDED_COLUMNS`/:data:`ADDED_TABLES` newer than ``revision``."""
+    known = sorted(set(ADDED_COLUMNS) | set(ADDED_TABLES))
+    return [] if revision is None else [r for r in known if r > revision]
+
+
+def missing_columns(table: str, revision: str | None) -> tuple[str, ...]:
+    """Columns of ``table`` a snapshot at ``revision`` does not have (None: the current one)."""
+    return tuple(c for r in _after(revision) for c in ADDED_COLUMNS.get(r, {}).get(table, ()))
+
+
+def missing_tables(revision: str | None) -> frozenset[str]:
+    """Tables a snapshot at ``revision`` does not have (None: the current one)."""
+    return frozenset(t for r in _after(revision) for t in ADDED_TABLES.get(r, ()))
 
 
 def table_order() -> list[Table]:
@@ -168,18 +209,26 @@ def _values(line: bytes, table: Table, width: int, number: int) -> list[Any]:
     return values
 
 
-def _rows_v1(table: Table, chunks: Iterable[bytes]) -> Iterator[dict[str, Any]]:
-    binary = _binary_columns(table)
+def _rows_v1(table: Table, chunks: Iterable[bytes], width: int) -> Iterator[dict[str, Any]]:
+    cols = list(table.columns)
+    binary = _binary_columns(table)[:width]
     number = 0
     for line in lines(chunks):
         if not line.strip():
             continue
         number += 1
-        values = _values(line, table, len(binary), number)
-        yield {
+        values = _values(line, table, width, number)
+        row = {
             col.name: base64.b64decode(v) if is_bin and v is not None else v
-            for col, v, is_bin in zip(table.columns, values, binary, strict=True)
+            for col, v, is_bin in zip(cols[:width], values, binary, strict=True)
         }
+        yield _pad(row, cols[width:])
+
+
+def _pad(row: dict[str, Any], missing: list[Any]) -> dict[str, Any]:
+    for col in missing:
+        row[col.name] = None
+    return row
 
 
 class _Buffer:
@@ -223,15 +272,16 @@ class _Buffer:
         return out
 
 
-def _rows_v2(table: Table, chunks: Iterable[bytes]) -> Iterator[dict[str, Any]]:
-    binary = _binary_columns(table)
+def _rows_v2(table: Table, chunks: Iterable[bytes], width: int) -> Iterator[dict[str, Any]]:
+    cols = list(table.columns)
+    binary = _binary_columns(table)[:width]
     buf = _Buffer(chunks)
     number = 0
     while (line := buf.line()) is not None:
         number += 1
-        values = _values(line, table, len(binary), number)
+        values = _values(line, table, width, number)
         row: dict[str, Any] = {}
-        for col, v, is_bin in zip(table.columns, values, binary, strict=True):
+        for col, v, is_bin in zip(cols[:width], values, binary, strict=True):
             if is_bin and v is not None:
                 if type(v) is not int or v < 0:
                     raise IntegrityViolation(
@@ -240,18 +290,28 @@ def _rows_v2(table: Table, chunks: Iterable[bytes]) -> Iterator[dict[str, Any]]:
                 row[col.name] = buf.take(v)
             else:
                 row[col.name] = v
-        yield row
+        yield _pad(row, cols[width:])
 
 
-def decode_rows(table: Table, chunks: Iterable[bytes], fmt: str) -> Iterator[dict[str, Any]]:
+def decode_rows(
+    table: Table, chunks: Iterable[bytes], fmt: str, *, revision: str | None = None
+) -> Iterator[dict[str, Any]]:
     """The rows of ``table``'s stream, as column name → value, from its raw chunks.
 
     ``fmt`` is the snapshot's format (its manifest meta ``format``); the
-    chunks may split the stream anywhere.
+    chunks may split the stream anywhere. ``revision`` is the snapshot's
+    schema revision when older than this code's: the columns added since
+    (:data:`ADDED_COLUMNS`) come back as ``None``.
     """
     if fmt not in _FORMATS:
         raise InvalidInput(f"unknown snapshot format {fmt!r}: restore with a newer Strongroom")
-    return _rows_v1(table, chunks) if fmt == FORMAT_V1 else _rows_v2(table, chunks)
+    missing = missing_columns(table.name, revision)
+    width = len(table.columns) - len(missing)
+    if tuple(c.name for c in list(table.columns)[width:]) != missing:  # pragma: no cover
+        raise IntegrityViolation(f"{table.name}: ADDED_COLUMNS does not match the schema")
+    if fmt == FORMAT_V1:
+        return _rows_v1(table, chunks, width)
+    return _rows_v2(table, chunks, width)
 
 
 def import_tables(
@@ -260,8 +320,12 @@ def import_tables(
     *,
     tables: Collection[str] | None = None,
     fmt: str = SNAPSHOT_FORMAT,
+    revision: str | None = None,
 ) -> dict[str, int]:
     """Insert exported rows into an empty, migrated database; return rows per table.
+
+    ``revision`` is the snapshot's schema revision when older than this
+    code's (see :func:`decode_rows`); tables created since stay empty.
 
     ``streams`` maps stream names to their bytes, in chunks split anywhere,
     in format ``fmt``. Every table
@@ -276,12 +340,14 @@ def import_tables(
         if table.name in NOT_IMPORTED or (tables is not None and table.name not in tables):
             continue
         name = stream_name(table)
+        if name not in streams and table.name in missing_tables(revision):
+            continue
         if name not in streams:
             raise InvalidInput(f"the snapshot has no stream {name}")
         if conn.execute(select(func.count()).select_from(table)).scalar_one():
             raise InvalidInput(f"table {table.name} is not empty; restore needs an empty database")
         batch: list[dict[str, Any]] = []
-        for row in decode_rows(table, streams[name], fmt):
+        for row in decode_rows(table, streams[name], fmt, revision=revision):
             batch.append(row)
             if len(batch) >= _BATCH:
                 conn.execute(insert(table), batch)
@@ -300,12 +366,13 @@ def pick_column(
     column: str,
     *,
     fmt: str = SNAPSHOT_FORMAT,
+    revision: str | None = None,
 ) -> dict[tuple[Any, ...], Any]:
     """``column`` of the exported rows of ``table`` whose primary key is in ``keys``."""
     pk = [c.name for c in table.primary_key.columns]
     wanted = set(keys)
     found: dict[tuple[Any, ...], Any] = {}
-    for row in decode_rows(table, chunks, fmt):
+    for row in decode_rows(table, chunks, fmt, revision=revision):
         key = tuple(row[c] for c in pk)
         if key in wanted:
             found[key] = row[column]

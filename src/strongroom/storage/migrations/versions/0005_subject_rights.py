@@ -6,19 +6,16 @@ Revises: 0004
 
 from __future__ import annotations
 
-import json
-
 import sqlalchemy as sa
 from alembic import op
 
+from strongroom.storage.audit import backfill_subject_column
 from strongroom.storage.journal import install_triggers
 
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
-
-_BATCH = 5000
 
 
 def _path(length: int) -> sa.types.TypeEngine[str]:
@@ -27,47 +24,13 @@ def _path(length: int) -> sa.types.TypeEngine[str]:
     )
 
 
-def _backfill_subjects() -> None:
-    # The search copy of the entry's "subject" field, for entries written
-    # before the column existed; the entry bytes themselves never change.
-    bind = op.get_bind()
-    entries = sa.table(
-        "audit_entries",
-        sa.column("seq", sa.BigInteger),
-        sa.column("entry", sa.LargeBinary),
-        sa.column("subject", sa.String),
-    )
-    after = -1
-    while True:
-        rows = bind.execute(
-            sa.select(entries.c.seq, entries.c.entry)
-            .where(entries.c.seq > after)
-            .order_by(entries.c.seq)
-            .limit(_BATCH)
-        ).all()
-        if not rows:
-            return
-        found = []
-        for seq, raw in rows:
-            if b'"subject":' in bytes(raw):
-                subject = json.loads(bytes(raw)).get("subject")
-                if isinstance(subject, str):
-                    found.append({"s": seq, "v": subject})
-        if found:
-            bind.execute(
-                entries.update()
-                .where(entries.c.seq == sa.bindparam("s"))
-                .values(subject=sa.bindparam("v")),
-                found,
-            )
-        after = int(rows[-1][0])
-
-
 def upgrade() -> None:
     with op.batch_alter_table("audit_entries") as batch:
         batch.add_column(sa.Column("subject", sa.String(length=64), nullable=True))
         batch.create_index("ix_audit_entries_subject", ["subject", "seq"])
-    _backfill_subjects()
+    # The search copy of each entry's "subject" field for entries written
+    # before the column existed; the entry bytes themselves never change.
+    backfill_subject_column(op.get_bind())
     op.create_index("ix_kv_versions_subject_id", "kv_versions", ["subject_id"])
     op.create_table(
         "consents",
