@@ -64,6 +64,7 @@ __all__ = [
     "list_backups",
     "read_backup",
     "rejoin",
+    "scan",
     "write_backup",
 ]
 
@@ -130,55 +131,73 @@ def write_backup(
     ).encode()
     name = _name(created)
     info = KeyBackupInfo(name, created, log_key, key.key_id, ledger_size)
-    header = {
-        "format": FORMAT,
-        "key_id": key.key_id,
-        "log_key": log_key,
-        "created_ns": created,
-        "ledger_size": ledger_size,
-    }
-    sealed = key.seal_object(body, name=name)
-    repo.target.put(name, json.dumps(header, sort_keys=True).encode() + b"\n" + sealed)
+    head = json.dumps(
+        {
+            "format": FORMAT,
+            "key_id": key.key_id,
+            "log_key": log_key,
+            "created_ns": created,
+            "ledger_size": ledger_size,
+        },
+        sort_keys=True,
+    ).encode()
+    # The clear header is authenticated too: name and header are the AAD.
+    sealed = key.seal_object(body, name=_aad(name, head))
+    repo.target.put(name, head + b"\n" + sealed)
     return info
 
 
-def _header(name: str, raw: bytes) -> tuple[KeyBackupInfo, bytes]:
+def _aad(name: str, head: bytes) -> str:
+    return name + "\n" + head.decode()
+
+
+def _header(name: str, raw: bytes) -> tuple[KeyBackupInfo, bytes, bytes]:
     head, sep, sealed = raw.partition(b"\n")
     try:
         h = json.loads(head) if sep else None
     except ValueError:
         h = None
-    if not isinstance(h, dict) or h.get("format") != FORMAT:
+    m = _NAME.match(name)
+    if not isinstance(h, dict) or h.get("format") != FORMAT or m is None:
         raise IntegrityViolation(f"{name} is not a key backup", object=name)
     try:
+        # The time comes from the name (in the AAD), not from the header alone.
         info = KeyBackupInfo(
-            name, int(h["created_ns"]), str(h["log_key"]), str(h["key_id"]), int(h["ledger_size"])
+            name, int(m.group(1)), str(h["log_key"]), str(h["key_id"]), int(h["ledger_size"])
         )
     except (KeyError, TypeError, ValueError):
         raise IntegrityViolation(f"{name} has a malformed header", object=name) from None
-    return info, sealed
+    return info, head, sealed
 
 
-def list_backups(repo: Repository, *, log_key: str | None = None) -> list[KeyBackupInfo]:
-    """The key backups in the repository (of one log if given), newest first."""
-    out = []
+def scan(repo: Repository, *, log_key: str | None = None) -> tuple[list[KeyBackupInfo], list[str]]:
+    """This log's key backups, newest first, and the names of those whose header is damaged."""
+    out, damaged = [], []
     for name in repo.target.list(PREFIX):
         if not _NAME.match(name):
             continue
         try:
-            info, _ = _header(name, repo.target.get(name))
-        except (IntegrityViolation, NotFound):
-            continue  # a damaged one is reported by read_backup, if chosen
+            info, _, _ = _header(name, repo.target.get(name))
+        except IntegrityViolation:
+            damaged.append(name)
+            continue
+        except NotFound:
+            continue  # deleted meanwhile (an expiry)
         if log_key is None or info.log_key == log_key:
             out.append(info)
-    return sorted(out, key=lambda i: (i.created_ns, i.name), reverse=True)
+    return sorted(out, key=lambda i: (i.created_ns, i.name), reverse=True), sorted(damaged)
+
+
+def list_backups(repo: Repository, *, log_key: str | None = None) -> list[KeyBackupInfo]:
+    """The key backups in the repository (of one log if given), newest first."""
+    return scan(repo, log_key=log_key)[0]
 
 
 def read_backup(repo: Repository, info: KeyBackupInfo, key: BackupKey) -> KeyBackup:
     """Open one key backup with its backup key (IntegrityViolation if altered)."""
-    found, sealed = _header(info.name, repo.target.get(info.name))
+    found, head, sealed = _header(info.name, repo.target.get(info.name))
     try:
-        body = json.loads(key.open_object(sealed, name=info.name))
+        body = json.loads(key.open_object(sealed, name=_aad(info.name, head)))
         b64 = base64.b64decode
         subjects = {str(i): (int(v), b64(w)) for i, v, w in body["subjects"]}
         keks = {int(v): b64(w) for v, w in body["keks"].items()}
@@ -195,11 +214,13 @@ def read_backup(repo: Repository, info: KeyBackupInfo, key: BackupKey) -> KeyBac
 def expire(
     repo: Repository, *, window_s: float, log_key: str, now_ns: int | None = None
 ) -> list[str]:
-    """Delete this log's key backups older than ``window_s``, except its newest; return names."""
+    """Delete this log's key backups older than ``window_s``, except its newest, and any
+    damaged one older than that; return the names deleted."""
     now = time.time_ns() if now_ns is None else now_ns
-    mine = list_backups(repo, log_key=log_key)
+    mine, damaged = scan(repo, log_key=log_key)
     cutoff = now - int(window_s * 1e9)
     gone = [i.name for i in mine[1:] if i.created_ns < cutoff]
+    gone += [n for n in damaged if (m := _NAME.match(n)) and int(m.group(1)) < cutoff]
     for name in gone:
         repo.target.delete(name)
     return gone
@@ -256,6 +277,8 @@ class RejoinResult:
     keys_missing: list[str]
     """Live subjects whose key no key backup holds (their records cannot be read)."""
     key_backups_read: int
+    key_backups_unreadable: list[str] = field(default_factory=list)
+    """Key backups that could not be opened (damaged, moved, or another vault's key)."""
 
 
 def rejoin(
@@ -276,9 +299,15 @@ def rejoin(
     at = time.time() if now is None else now
     gone: dict[str, float] = {i: at for i in erased}
     gone.update(_erased_in_log(conn))
-    backups = [
-        read_backup(repo, i, backup_key(i.key_id)) for i in list_backups(repo, log_key=log_key)
-    ]
+    infos, unreadable = scan(repo, log_key=log_key)
+    backups: list[KeyBackup] = []
+    for info in infos:
+        # One damaged key backup must not stop a restore: an older one may
+        # hold the same keys; what none holds is reported as missing.
+        try:
+            backups.append(read_backup(repo, info, backup_key(info.key_id)))
+        except (IntegrityViolation, NotFound, DecryptionFailed):
+            unreadable.append(info.name)
     for b in backups:
         gone.update({i: gone.get(i, at) for i in b.erased})
     repo_subjects = SubjectRepository(conn)
@@ -297,6 +326,8 @@ def rejoin(
             continue
         source = next((b for b in backups if subject_id in b.subjects), None)
         if source is None:
+            # Keyless: no KEK wraps anything for it (a rewrap must not look for a key).
+            repo_subjects.set_key(subject_id, kek_version=None, wrapped_key=None)
             missing.append(subject_id)
             continue
         version, wrapped = source.subjects[subject_id]
@@ -324,4 +355,4 @@ def rejoin(
             .where(kv.c.version == current.version)
             .values(encryptions_reserved=kv.c.encryptions_reserved + rekeyed)
         )
-    return RejoinResult(rekeyed, applied, missing, len(backups))
+    return RejoinResult(rekeyed, applied, missing, len(backups), sorted(unreadable))

@@ -177,6 +177,7 @@ def _backup(
     key_window_s: float | None,
 ) -> Manifest:
     repo, key = _backup_key(db, target, keyring)
+    started_ns = time.time_ns()
     with db.snapshot_read() as conn:
         revision = schema_revision(conn)
         audit = AuditRepository(conn)
@@ -204,6 +205,13 @@ def _backup(
             names.append(name)
             producers[name] = producer(name)
         streams = {name: io.BufferedReader(_LazyStream(producers[name])) for name in names}
+        # The keys of exactly the subjects in the snapshot (same read), stamped
+        # with the read's start, and stored before the manifest: a snapshot is
+        # never listed without its key backup.
+        log_key = signer.public_key.hex() if signer is not None else ""
+        subject_keys.write_backup(
+            repo, conn, key=key, log_key=log_key, ledger_size=size, now_ns=started_ns
+        )
         manifest = repo.write_snapshot(
             streams,
             key=key,
@@ -225,9 +233,6 @@ def _backup(
             },
             progress=progress,
         )
-        # Same read transaction: the keys of exactly the subjects in the snapshot.
-        log_key = signer.public_key.hex() if signer is not None else ""
-        subject_keys.write_backup(repo, conn, key=key, log_key=log_key, ledger_size=size)
     if key_window_s is not None:
         subject_keys.expire(repo, window_s=key_window_s, log_key=log_key)
     # The segment is stored: the next snapshot starts after it. The writer is

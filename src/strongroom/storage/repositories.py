@@ -23,7 +23,18 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Integer, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from strongroom.errors import Conflict
@@ -284,7 +295,7 @@ class KeyRepository:
             keys = ", ".join(key_cols)
             cur.execute(
                 f"SELECT {keys}, kek_version, {blob_col} FROM {table} "  # noqa: S608 - names are ours
-                f"WHERE kek_version < {q} LIMIT {q}",
+                f"WHERE kek_version < {q} AND {blob_col} IS NOT NULL LIMIT {q}",
                 (current, want),
             )
             rows = cur.fetchall()
@@ -580,6 +591,21 @@ class KVRepository:
             .values(destroyed=True, ciphertext=None, wrapped_dek=None, kek_version=None)
         )
 
+    def subjects_of(self, metadata_id: int) -> set[str]:
+        """The data subjects whose keys seal some version of this record.
+
+        On every update of an existing record (its refusals are the subject's
+        to see), so straight to the driver like :meth:`SubjectRepository.key_of`.
+        """
+        q = "?" if self._c.dialect.paramstyle == "qmark" else "%s"
+        cur = self._c.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cur.execute(
+            f"SELECT DISTINCT subject_id FROM {s.kv_versions.name} "  # noqa: S608
+            f"WHERE metadata_id = {q} AND subject_id IS NOT NULL",
+            (metadata_id,),
+        )
+        return {str(r[0]) for r in cur.fetchall()}
+
     def subject_versions(
         self, tenant: str, subject_id: str
     ) -> builtins.list[tuple[str, str, RecordVersion]]:
@@ -594,26 +620,36 @@ class KVRepository:
         return [(str(r.mount), str(r.path), _version(r)) for r in rows]
 
     def expired_versions(
-        self, tenant: str, mount: str, prefix: str, *, created_before: float, limit: int
-    ) -> builtins.list[tuple[int, str, RecordVersion]]:
-        """``(metadata id, path, version)`` not yet destroyed, written before ``created_before``."""
+        self,
+        tenant: str,
+        mount: str,
+        prefix: str,
+        *,
+        created_before: float,
+        after: tuple[int, int] = (0, 0),
+        limit: int,
+    ) -> builtins.list[tuple[int, str, int, str | None]]:
+        """``(metadata id, path, version, subject id)`` of versions not yet destroyed, written
+        before ``created_before``, in (metadata id, version) order after ``after``."""
         kv, md = s.kv_versions, s.kv_metadata
+        mid, ver = after
         cond = [
             md.c.tenant_id == tenant,
             md.c.mount == mount,
             kv.c.destroyed.is_(False),
             kv.c.created_at < created_before,
+            or_(md.c.id > mid, and_(md.c.id == mid, kv.c.version > ver)),
         ]
         if prefix:
             cond += [md.c.path >= prefix, md.c.path < prefix + "\U0010ffff"]
         rows = self._c.execute(
-            select(md.c.id.label("mid"), md.c.path, kv)
+            select(md.c.id, md.c.path, kv.c.version, kv.c.subject_id)
             .select_from(kv.join(md, kv.c.metadata_id == md.c.id))
             .where(and_(*cond))
             .order_by(md.c.id, kv.c.version)
             .limit(limit)
         )
-        return [(int(r.mid), str(r.path), _version(r)) for r in rows]
+        return [(int(r[0]), str(r[1]), int(r[2]), r[3]) for r in rows]
 
     def purge_versions_below(self, metadata_id: int, version: int) -> None:
         """Delete versions older than ``version`` (``max_versions`` enforcement)."""
@@ -851,8 +887,11 @@ class SubjectRepository:
         ).rowcount
         return bool(n)
 
-    def set_key(self, subject_id: str, *, kek_version: int, wrapped_key: bytes) -> None:
-        """Store a subject's key wrapped by KEK ``kek_version`` (a restore rejoining it)."""
+    def set_key(
+        self, subject_id: str, *, kek_version: int | None, wrapped_key: bytes | None
+    ) -> None:
+        """Store a subject's key wrapped by KEK ``kek_version`` (a restore rejoining it), or
+        record that it has none (``None`` for both: no key backup held it)."""
         sj = s.subjects
         self._c.execute(
             update(sj)
@@ -870,6 +909,14 @@ class SubjectRepository:
         """Every subject id, of every tenant, with its erasure time (None: not erased)."""
         sj = s.subjects
         return {str(r[0]): r[1] for r in self._c.execute(select(sj.c.id, sj.c.erased_at))}
+
+    def newest_version_time(self, subject_id: str) -> float | None:
+        """When the subject's newest record version was written (None: it has none)."""
+        kv = s.kv_versions
+        found = self._c.execute(
+            select(func.max(kv.c.created_at)).where(kv.c.subject_id == subject_id)
+        ).scalar_one_or_none()
+        return None if found is None else float(found)
 
     def version_count(self, subject_id: str) -> int:
         """Record versions sealed under this subject's key (destroyed ones included)."""

@@ -18,11 +18,13 @@ Example::
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
+from strongroom.errors import LegalHold
 from strongroom.storage import schema as s
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "HoldRepository",
     "RetentionRecord",
     "RetentionRepository",
+    "check_holds",
 ]
 
 
@@ -321,6 +324,29 @@ class HoldRepository:
             stmt = stmt.where(and_(*cond))
         return [_hold(x) for x in self._c.execute(stmt)]
 
+    def check_mount(self, tenant: str, mount: str) -> None:
+        """LegalHold if an active hold covers any record of ``mount`` (on it, or on a subject
+        with records there)."""
+        h, kv, md = s.legal_holds, s.kv_versions, s.kv_metadata
+        subject_here = (
+            select(kv.c.subject_id)
+            .select_from(kv.join(md, kv.c.metadata_id == md.c.id))
+            .where(and_(md.c.tenant_id == tenant, md.c.mount == mount))
+        )
+        found = self._c.execute(
+            select(h.c.id)
+            .where(
+                and_(
+                    h.c.tenant_id == tenant,
+                    h.c.released_at.is_(None),
+                    or_(h.c.mount == mount, h.c.subject_id.in_(subject_here)),
+                )
+            )
+            .limit(1)
+        ).scalar_one_or_none()
+        if found is not None:
+            raise LegalHold(f"legal hold {found} covers records of this mount", hold=found)
+
     def active_for_subject(self, tenant: str, subject_id: str) -> builtins.list[HoldRecord]:
         """Active holds that forbid erasing the subject: on it, or on records of it."""
         h, kv, md = s.legal_holds, s.kv_versions, s.kv_metadata
@@ -347,3 +373,20 @@ class HoldRepository:
             )
         )
         return [_hold(x) for x in self._c.execute(stmt)]
+
+
+def check_holds(
+    conn: Connection,
+    tenant: str,
+    *,
+    mount: str | None = None,
+    path: str | None = None,
+    subjects: Iterable[str] = (),
+) -> None:
+    """Raise LegalHold if an active hold covers record ``mount/path`` or any of ``subjects``."""
+    wanted = set(subjects)
+    for h in HoldRepository(conn).list(tenant, active_only=True):
+        if (h.subject_id is not None and h.subject_id in wanted) or (
+            mount is not None and path is not None and h.covers(mount, path)
+        ):
+            raise LegalHold(f"legal hold {h.id} forbids destroying this data", hold=h.id)

@@ -10,7 +10,6 @@ inclusion proof stay valid.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 import shutil
@@ -23,7 +22,7 @@ from strongroom.backup import LocalTarget, Repository, subject_keys
 from strongroom.backup.restore import RestorePoint, restore_database
 from strongroom.backup.vault_snapshot import backup_database, backup_key_for, root_from_shares
 from strongroom.config import Settings
-from strongroom.errors import Gone, IntegrityViolation, LegalHold, NotFound, ProofInvalid
+from strongroom.errors import Gone, LegalHold, NotFound, ProofInvalid
 from strongroom.ledger.proofs import ProofItem, parse_document, verify_document
 from strongroom.storage import schema as s
 from strongroom.storage.snapshot import decode_rows, stream_name
@@ -230,50 +229,26 @@ def test_an_old_backup_alone_with_an_erasure_from_an_exported_log(world: World) 
 def test_after_the_window_an_old_backup_alone_cannot_bring_the_subject_back(world: World) -> None:
     old = world.backup()
     world.vault.subjects.erase(world.root, world.x)
-    # Within the window the old key backup is still there ...
+    # Within the window the old key backup (with X's key) is still there ...
     new = world.backup(key_window_s=3600)
     repo = Repository.open(world.repo)
     assert len(subject_keys.list_backups(repo)) == 2
-    # ... and once it has passed, only the newest (without X's key) is left.
+    # ... and once it has passed, only the newest, without X's key, is left.
     world.backup(key_window_s=0)
-    infos = subject_keys.list_backups(repo)
-    assert len(infos) == 1
     key = backup_key_for(repo, new, root=root_from_shares(world.shares[:2]))
-    only = subject_keys.read_backup(repo, infos[0], key)
-    assert world.x not in only.subjects and world.y in only.subjects
-    # The old snapshot alone: every newer snapshot gone, and every tombstone
-    # with it (an attacker's copy of the old snapshot plus what is left).
+    left = [subject_keys.read_backup(repo, i, key) for i in subject_keys.list_backups(repo)]
+    assert len(left) == 1 and world.x not in left[0].subjects and world.y in left[0].subjects
+    # The worst case: nothing at hand says X was erased. The live database
+    # forgets it, a last backup carries no tombstone, and every snapshot but
+    # the old one is gone, so the restored log predates the erasure.
+    with world.vault.db.engine.begin() as conn:
+        conn.execute(s.subjects.update().values(erased_at=None))
+    world.backup(key_window_s=0)
+    (bare,) = [subject_keys.read_backup(repo, i, key) for i in subject_keys.list_backups(repo)]
+    assert world.x not in bare.erased and world.x not in bare.subjects
     for m in repo.list_snapshots():
         if m.snapshot_id != old.snapshot_id:
             world.repo.delete(f"snapshots/{m.snapshot_id}")
-    bare = only.info.name
-    world.repo.put(
-        bare,
-        json.dumps(
-            {
-                "format": subject_keys.FORMAT,
-                "key_id": key.key_id,
-                "log_key": only.info.log_key,
-                "created_ns": only.info.created_ns,
-                "ledger_size": only.info.ledger_size,
-            },
-            sort_keys=True,
-        ).encode()
-        + b"\n"
-        + key.seal_object(
-            json.dumps(
-                {
-                    "subjects": [
-                        [i, v, base64.b64encode(w).decode()] for i, (v, w) in only.subjects.items()
-                    ],
-                    "keks": {str(v): base64.b64encode(w).decode() for v, w in only.keks.items()},
-                    "erased": [],
-                }
-            ).encode(),
-            name=bare,
-        ),
-        overwrite=True,
-    )
     restored, result = world.restore("alone", point=RestorePoint(old.snapshot_id))
     try:
         assert result.subjects.erasures_applied == 0  # nothing at hand says X was erased
@@ -284,16 +259,45 @@ def test_after_the_window_an_old_backup_alone_cannot_bring_the_subject_back(worl
         restored.close()
 
 
-def test_a_moved_or_altered_key_backup_is_refused(world: World) -> None:
+def test_a_damaged_key_backup_is_reported_and_an_older_one_used(world: World) -> None:
+    world.backup()
+    late = world.vault.subjects.create(world.root).id
+    world.vault.kv.put(world.root, "secret", "late/0", {"late": 1}, subject=late)
+    world.backup()
+    repo = Repository.open(world.repo)
+    newest, _older = subject_keys.list_backups(repo)
+    raw = bytearray(world.repo.get(newest.name))
+    raw[-5] ^= 1  # a flipped bit in the sealed body
+    world.repo.put(newest.name, bytes(raw), overwrite=True)
+    restored, result = world.restore("damaged")
+    try:
+        assert result.subjects.key_backups_unreadable == [newest.name]
+        # X and Y come from the older key backup; the late subject was only in the damaged one.
+        assert result.subjects.keys_missing == [late]
+        assert _readable(restored, world.token, "x") and _readable(restored, world.token, "y")
+        assert not _readable(restored, world.token, "late")
+        # A keyless subject does not break a later KEK rotation and rewrap.
+        r = restored.tokens.authenticate(world.token)
+        restored.keys.rotate(r)
+        restored.keys.rewrap_all(r)
+        assert restored.kv.get(r, "secret", "x/1").data == {"dx": 1}
+    finally:
+        restored.close()
+
+
+def test_a_moved_key_backup_does_not_open(world: World) -> None:
     world.backup()
     repo = Repository.open(world.repo)
     (info,) = subject_keys.list_backups(repo)
-    raw = world.repo.get(info.name)
     moved = info.name[:-8] + "00000000"
-    world.repo.put(moved, raw)
+    world.repo.put(moved, world.repo.get(info.name))
     world.repo.delete(info.name)
-    with pytest.raises(IntegrityViolation):
-        world.restore("moved")
+    restored, result = world.restore("moved")
+    try:
+        assert result.subjects.key_backups_unreadable == [moved]
+        assert sorted(result.subjects.keys_missing) == sorted([world.x, world.y])
+    finally:
+        restored.close()
 
 
 def test_a_legal_hold_blocks_erasure_until_released(world: World) -> None:

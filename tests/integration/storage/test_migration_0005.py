@@ -38,6 +38,14 @@ def test_upgrade_backfills_the_subject_column_and_journals_no_subject_key(db_url
                 ),
                 {"s": seq, "h": bytes([seq]) * 32, "e": json.dumps(entry).encode()},
             )
+        # A subject journaled by a 0004-era trigger, key included.
+        conn.execute(
+            text(
+                "INSERT INTO change_journal (tbl, op, ledger_size, row) VALUES "
+                "('subjects', 'I', 2, :r)"
+            ),
+            {"r": json.dumps({"id": "sub_old", "wrapped_key": "aa" * 30, "tenant_id": "default"})},
+        )
     engine.dispose()
     _upgrade(db_url, "head")
     engine = create_engine(db_url)
@@ -62,6 +70,6 @@ def test_upgrade_backfills_the_subject_column_and_journals_no_subject_key(db_url
                 select(s.change_journal.c.row).where(s.change_journal.c.tbl == "subjects")
             )
         ]
-        assert images and all("wrapped_key" not in i for i in images)
-        assert all(i.get("id") == "sub_1" for i in images)
+        assert len(images) == 2 and all("wrapped_key" not in i for i in images)
+        assert {i.get("id") for i in images} == {"sub_old", "sub_1"}
     engine.dispose()
