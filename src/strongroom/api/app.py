@@ -3,9 +3,7 @@
 Example::
 
     >>> import tempfile, pathlib
-    >>> from prometheus_client import CollectorRegistry
-
-from strongroom.config import Settings
+    >>> from strongroom.config import Settings
     >>> app = create_app(Settings(data_dir=pathlib.Path(tempfile.mkdtemp()), dev=True))
     >>> app.title
     'Strongroom'

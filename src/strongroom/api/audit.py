@@ -138,6 +138,7 @@ EVENTS: dict[tuple[str, str], Event] = {
 # Starlette's ``route.path_format`` drops converters ("{path:path}" -> "{path}").
 _BY_FORMAT = {(m, t.replace(":path", "")): e for (m, t), e in EVENTS.items()}
 
+_RESOURCE_MAX = 1024
 _INDEX_HEADER = b"strongroom-audit-index"
 _HASH_HEADER = b"strongroom-audit-leaf-hash"
 _PROBLEM_PREFIX = "urn:strongroom:problem:"
@@ -150,7 +151,10 @@ def resource_of(path_format: str, params: dict[str, Any]) -> str:
     out = path_format.replace(":path", "")
     for name, value in params.items():
         out = out.replace("{" + name + "}", str(value))
-    return out.removeprefix("/v1/")
+    # The column holds 1024 characters: an over-long path parameter must not
+    # make the entry unwritable (the request would go unaudited).
+    out = out.removeprefix("/v1/")
+    return out if len(out) <= _RESOURCE_MAX else out[: _RESOURCE_MAX - 1] + "…"
 
 
 def name_event(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
 import os
 import sys
@@ -404,24 +405,49 @@ def _is_proof_document(path: Path) -> bool:
 
 
 def _check_report_lines(raw: bytes, doc: Any) -> None:
-    """An access report's lines must say what their proven entries say (ProofInvalid if not)."""
+    """What a document carrying proofs says must be what its proven entries say.
+
+    An access report: its last proven entry is its own ``sys:subject:report``
+    entry, for this subject, whose ``lines_sha256`` is the digest of the
+    report's subject, tenant and lines; every line matches its proven entry.
+    An export: its bundle's SHA-256 is the one in its proven entry.
+    ProofInvalid otherwise.
+    """
     from strongroom.errors import ProofInvalid
+    from strongroom.ledger.entry import canonical
+    from strongroom.ledger.proofs import report_digest
 
     report = json.loads(raw)
-    lines = report.get("lines") if isinstance(report, dict) else None
+    if not isinstance(report, dict):
+        return
+    if isinstance(report.get("export"), dict):
+        details = json.loads(doc.items[0].entry).get("details") or {}
+        digest = hashlib.sha256(canonical(report["export"])).hexdigest()
+        if details.get("sha256") != digest:
+            raise ProofInvalid("the export's data does not match the digest in its audit entry")
+        return
+    lines = report.get("lines")
     if not isinstance(lines, list):
         return
-    if len(lines) != len(doc.items):
+    if not doc.items:
+        raise ProofInvalid("the report proves no entry")
+    own = json.loads(doc.items[-1].entry)
+    subject, tenant = report.get("subject"), report.get("tenant")
+    if (
+        own.get("event") != "sys:subject:report"
+        or own.get("resource") != f"sys/subjects/{subject}/access-report"
+        or own.get("tenant") != tenant
+        or (own.get("details") or {}).get("lines_sha256")
+        != report_digest(str(subject), str(tenant), lines)
+    ):
+        raise ProofInvalid("the report's lines are not the ones its own audit entry attests")
+    items = doc.items[:-1]
+    if len(lines) != len(items):
         raise ProofInvalid("the report has a different number of lines than proven entries")
-    for n, (line, item) in enumerate(zip(lines, doc.items, strict=True)):
+    keys = ("event", "principal", "resource", "outcome", "time", "purpose", "reason", "request_id")
+    for n, (line, item) in enumerate(zip(lines, items, strict=True)):
         entry = json.loads(item.entry)
-        shown = {k: line.get(k) for k in ("event", "principal", "resource", "outcome", "time")}
-        proven = {k: entry.get(k) for k in shown}
-        if (
-            line.get("index") != item.leaf_index
-            or shown != proven
-            or (line.get("purpose") != entry.get("purpose"))
-        ):
+        if line.get("index") != item.leaf_index or any(line.get(k) != entry.get(k) for k in keys):
             raise ProofInvalid(f"report line {n} does not match its proven entry {item.leaf_index}")
 
 

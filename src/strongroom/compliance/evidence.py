@@ -10,7 +10,6 @@ Example::
     >>> import pathlib, tempfile
     >>> from strongroom.config import Settings
     >>> from strongroom.vault import Vault
-from strongroom.vault.policy import PolicyDocument
     >>> v = Vault(Settings(data_dir=pathlib.Path(tempfile.mkdtemp()), dev=True))
     >>> v.open()  # doctest: +ELLIPSIS
     >>> facts = gather(v, routes=())

@@ -27,16 +27,24 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any, Final
 
 from strongroom.errors import IntegrityViolation, InvalidInput, ProofInvalid
 from strongroom.ledger.checkpoint import Checkpoint, parse_verifier_key, verify_checkpoint
-from strongroom.ledger.entry import parse_entry
+from strongroom.ledger.entry import canonical, parse_entry
 from strongroom.ledger.merkle import leaf_hash, verify_inclusion
 
-__all__ = ["PROOFS_FORMAT", "ProofDocument", "ProofItem", "parse_document", "verify_document"]
+__all__ = [
+    "PROOFS_FORMAT",
+    "ProofDocument",
+    "ProofItem",
+    "parse_document",
+    "report_digest",
+    "verify_document",
+]
 
 PROOFS_FORMAT: Final = "strongroom-proofs/v1"
 _MAX_ITEMS: Final = 1_000_000
@@ -159,3 +167,14 @@ def verify_document(doc: ProofDocument, *, trusted_key: str | None = None) -> Ch
         except ProofInvalid as exc:
             raise ProofInvalid(f"item {n} (entry {item.leaf_index}): {exc.detail}") from exc
     return cp
+
+
+def report_digest(subject_id: str, tenant: str, lines: list[dict[str, Any]]) -> str:
+    """SHA-256 hex of an access report's subject, tenant and lines (RFC 8785 form).
+
+    The server writes it into the report's own ``sys:subject:report`` entry;
+    a verifier recomputes it from the report to show the lines are the ones
+    the log attests, for that subject, none dropped or added.
+    """
+    body = canonical({"subject": subject_id, "tenant": tenant, "lines": lines})
+    return hashlib.sha256(body).hexdigest()

@@ -21,6 +21,7 @@ from strongroom.storage.repositories import (
     PolicyRepository,
     TenantRepository,
 )
+from strongroom.storage.rights import HoldRepository
 from strongroom.storage.writer import WriteTx
 from strongroom.types import Capability
 from strongroom.vault.policy import PolicyDocument, validate_policy_name
@@ -103,6 +104,8 @@ class AdminService:
             repo = MountRepository(tx.conn)
             if repo.get(principal.tenant, name) is None:
                 raise NotFound("no such mount")
+            # Unmounting deletes every record: not while a legal hold covers one.
+            HoldRepository(tx.conn).check_mount(principal.tenant, name)
             repo.delete(principal.tenant, name)
 
         self._v.db.write(op)

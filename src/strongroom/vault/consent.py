@@ -27,6 +27,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
@@ -103,8 +104,8 @@ class ConsentService:
         if len(evidence_ref) > _MAX_EVIDENCE:
             raise InvalidInput(f"evidence_ref is at most {_MAX_EVIDENCE} characters")
         now = self._clock()
-        if expires_at is not None and expires_at <= now:
-            raise InvalidInput("expires_at must be in the future")
+        if expires_at is not None and (not math.isfinite(expires_at) or expires_at <= now):
+            raise InvalidInput("expires_at must be a time in the future")
 
         def op(tx: WriteTx) -> ConsentRecord:
             self._subject(tx.conn, principal, subject_id)
@@ -201,4 +202,6 @@ class ConsentService:
                 f"the data subject has no valid consent to {declared!r} covering this record",
                 purposes=sorted(purposes),
             )
+        # Which consent allowed it, in the read's entry (not only what was declared).
+        note(consent_version=rec.version)
         return declared

@@ -31,6 +31,7 @@ from strongroom.errors import (
     Conflict,
     Gone,
     InvalidInput,
+    LegalHold,
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
@@ -44,12 +45,12 @@ from strongroom.storage.repositories import (
     MountRepository,
     SubjectRepository,
 )
+from strongroom.storage.rights import HoldRepository, check_holds
 from strongroom.storage.writer import WriteTx
 from strongroom.types import Capability
 from strongroom.vault.audit import audited, note
 from strongroom.vault.audit_scope import note_subject
 from strongroom.vault.principal import Principal
-from strongroom.vault.retention import check_holds
 
 if TYPE_CHECKING:
     from strongroom.vault.service import Vault
@@ -220,6 +221,11 @@ class KVService:
         m = self._mount(conn, principal, mount)
         repo = KVRepository(conn)
         meta = repo.get_metadata(tenant, mount, path, for_update=True)
+        # Before any refusal: a write to (or for) a subject's record is theirs to see.
+        if subject is not None:
+            self._note_live_subject(conn, tenant, subject)
+        elif meta is not None:
+            self._note_record_subject(conn, tenant, mount, path, meta.id)
         principal.require(pol, Capability.UPDATE if meta is not None else Capability.CREATE)
         current = meta.current_version if meta is not None else 0
         if ((meta is not None and meta.cas_required) or m.cas_required) and cas is None:
@@ -261,6 +267,9 @@ class KVService:
         )
         keep = meta.max_versions or m.max_versions or DEFAULT_MAX_VERSIONS
         oldest = max(meta.oldest_version or 1, version - keep + 1)
+        if oldest > (meta.oldest_version or 1) and self._held(tx, tenant, mount, path, meta.id):
+            # A legal hold keeps every version: max_versions waits for its release.
+            oldest = meta.oldest_version or 1
         if oldest > (meta.oldest_version or 1):
             repo.purge_versions_below(meta.id, oldest)
         repo.set_current(meta.id, current=version, oldest=oldest, now=now)
@@ -318,6 +327,10 @@ class KVService:
                 if v.subject_id is not None
                 else None
             )
+        if v.subject_id is not None:
+            # Named first, so that even a read of a deleted version is the subject's.
+            with contextlib.suppress(Gone):
+                note_subject(self._subject_key(v.subject_id, subj, wanted).audit_pseudonym())
         if v.destroyed or v.ciphertext is None or v.wrapped_dek is None:
             raise NotFound("this version was destroyed", version=wanted, destroyed=True)
         if self._deleted(v, now):
@@ -326,7 +339,6 @@ class KVService:
             )
         if v.subject_id is not None:
             key: Any = self._subject_key(v.subject_id, subj, wanted)
-            note_subject(key.audit_pseudonym())
             purposes = principal.acl.consent_purposes(pol)
             if purposes:
                 self._v.consents.require(principal.tenant, v.subject_id, purposes, mount, path)
@@ -352,25 +364,51 @@ class KVService:
         kek = self._v.seal.keyring().get(kek_version)
         return kek.unwrap_subject_key(wrapped, subject_id=subject_id)
 
+    def _held(self, tx: WriteTx, tenant: str, mount: str, path: str, metadata_id: int) -> bool:
+        """True when an active legal hold covers this record (its path or a subject of it)."""
+        if not HoldRepository(tx.conn).list(tenant, active_only=True):
+            return False  # the common case: one indexed query, no version scan
+        try:
+            check_holds(
+                tx.conn, tenant, mount=mount, path=path, subjects=self._subjects(tx, metadata_id)
+            )
+        except LegalHold:
+            return True
+        return False
+
     @staticmethod
     def _subjects(tx: WriteTx, metadata_id: int) -> set[str]:
         """The data subjects of a record's kept versions (a legal hold on one covers them)."""
-        return {
-            v.subject_id
-            for v in KVRepository(tx.conn).list_versions(metadata_id)
-            if v.subject_id is not None
-        }
+        return KVRepository(tx.conn).subjects_of(metadata_id)
 
     def _note_subject_of(self, tenant: str, mount: str, path: str, version: int | None) -> None:
         """Name the data subject of the version a refused request asked for, if it has one."""
         with self._v.db.read() as conn:
             found = KVRepository(conn).read(tenant, mount, path, version or None)
             v = None if found is None else found[3]
-            if v is None or v.subject_id is None:
+            if v is not None and v.subject_id is not None:
+                self._note_live_subject(conn, tenant, v.subject_id)
+
+    def _note_record_subject(
+        self, conn: Any, tenant: str, mount: str, path: str, metadata_id: int | None = None
+    ) -> None:
+        """Name the data subject of a record (the first, if versions of several), if any."""
+        if metadata_id is None:
+            meta = KVRepository(conn).get_metadata(tenant, mount, path)
+            if meta is None:
                 return
-            row = SubjectRepository(conn).key_of(tenant, v.subject_id)
+            metadata_id = meta.id
+        subjects = sorted(KVRepository(conn).subjects_of(metadata_id))
+        if subjects:
+            self._note_live_subject(conn, tenant, subjects[0])
+
+    def _note_live_subject(self, conn: Any, tenant: str, subject_id: str) -> None:
+        """Put the subject's audit pseudonym in the current entry, if its key still exists."""
+        row = SubjectRepository(conn).key_of(tenant, subject_id)
+        if row is None:
+            return
         with contextlib.suppress(Gone):
-            note_subject(self._subject_key(v.subject_id, row, v.version).audit_pseudonym())
+            note_subject(self._subject_key(subject_id, row, 0).audit_pseudonym())
 
     @audited(Event.KV_METADATA_READ)
     def metadata(
@@ -378,13 +416,18 @@ class KVService:
     ) -> tuple[RecordMetadata, list[VersionInfo]]:
         """Return a record's metadata and the public metadata of each kept version."""
         path = validate_record_path(path)
-        principal.require(self.policy_path(mount, path), Capability.READ)
         with self._v.db.read() as conn:
+            try:
+                principal.require(self.policy_path(mount, path), Capability.READ)
+            except (PermissionDenied, NotFound):
+                self._note_record_subject(conn, principal.tenant, mount, path)
+                raise
             self._mount(conn, principal, mount)
             repo = KVRepository(conn)
             meta = repo.get_metadata(principal.tenant, mount, path)
             if meta is None:
                 raise NotFound("nothing at this path")
+            self._note_record_subject(conn, principal.tenant, mount, path, meta.id)
             versions = [_info(v) for v in repo.list_versions(meta.id)]
         return meta, versions
 
@@ -435,11 +478,16 @@ class KVService:
     def _meta_for(
         self, tx: WriteTx, principal: Principal, mount: str, path: str, cap: Capability
     ) -> RecordMetadata:
-        principal.require(self.policy_path(mount, path), cap)
+        try:
+            principal.require(self.policy_path(mount, path), cap)
+        except (PermissionDenied, NotFound):
+            self._note_record_subject(tx.conn, principal.tenant, mount, path)
+            raise
         self._mount(tx.conn, principal, mount)
         meta = KVRepository(tx.conn).get_metadata(principal.tenant, mount, path, for_update=True)
         if meta is None:
             raise NotFound("nothing at this path")
+        self._note_record_subject(tx.conn, principal.tenant, mount, path, meta.id)
         return meta
 
     @audited(Event.KV_RECORD_DELETE)

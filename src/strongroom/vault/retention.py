@@ -29,15 +29,16 @@ Example::
 from __future__ import annotations
 
 import logging
+import math
 import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import and_, func, select
 
 from strongroom.errors import InvalidInput, LegalHold, NotFound, StrongroomError
 from strongroom.ledger.entry import AuditEvent, Event, Outcome
@@ -49,10 +50,12 @@ from strongroom.storage.rights import (
     HoldRepository,
     RetentionRecord,
     RetentionRepository,
+    check_holds,
 )
 from strongroom.storage.writer import WriteTx
 from strongroom.types import Capability, SealState
 from strongroom.vault.audit_scope import note
+from strongroom.vault.kv import validate_record_path
 from strongroom.vault.policy import PURPOSE_RE, PolicyDocument
 from strongroom.vault.principal import SYSTEM_TENANT, Principal
 
@@ -60,6 +63,7 @@ if TYPE_CHECKING:
     from strongroom.vault.service import Vault
 
 __all__ = ["ACTIONS", "ApplyResult", "RetentionSchedule", "RetentionService", "check_holds"]
+# check_holds lives with the holds' storage (kv checks it too); re-exported here.
 
 log = logging.getLogger(__name__)
 
@@ -69,21 +73,12 @@ _BATCH = 500
 _SYSTEM = "system:retention"
 
 
-def check_holds(
-    conn: Connection,
-    tenant: str,
-    *,
-    mount: str | None = None,
-    path: str | None = None,
-    subjects: Iterable[str] = (),
-) -> None:
-    """Raise LegalHold if an active hold covers record ``mount/path`` or any of ``subjects``."""
-    wanted = set(subjects)
-    for h in HoldRepository(conn).list(tenant, active_only=True):
-        if (h.subject_id is not None and h.subject_id in wanted) or (
-            mount is not None and path is not None and h.covers(mount, path)
-        ):
-            raise LegalHold(f"legal hold {h.id} forbids destroying this data", hold=h.id)
+def _check_prefix(prefix: str) -> str:
+    """A path prefix: empty, or the start of a valid record path (no '..', no leading '/')."""
+    if not prefix:
+        return ""
+    validate_record_path(prefix[:-1] if prefix.endswith("/") else prefix)
+    return prefix
 
 
 @dataclass(slots=True)
@@ -132,12 +127,17 @@ class RetentionService:
             raise InvalidInput("a rule name is 1-64 of a-z 0-9 _ -")
         if action not in ACTIONS:
             raise InvalidInput(f"action must be one of {', '.join(sorted(ACTIONS))}")
-        if not 0 < after_s <= 100 * 365 * 86400:
+        if not math.isfinite(after_s) or not 0 < after_s <= 100 * 365 * 86400:
             raise InvalidInput("after_s must be positive and at most 100 years")
         if purpose and not PURPOSE_RE.fullmatch(purpose):
             raise InvalidInput("a purpose is 1-64 of a-z 0-9 _ . -")
-        if len(path_prefix) > 1024:
-            raise InvalidInput("path_prefix is at most 1024 characters")
+        path_prefix = _check_prefix(path_prefix)
+        # A rule destroys or erases later, as system:retention: whoever writes
+        # it must hold, now, the right to do that by hand.
+        if action == "erase-subjects":
+            principal.require_admin("sys/subjects", Capability.DELETE)
+        else:
+            principal.require_admin(f"{mount}/{path_prefix}", Capability.DELETE)
         rec = RetentionRecord(
             principal.tenant,
             name,
@@ -197,6 +197,7 @@ class RetentionService:
             raise InvalidInput("hold either a subject or a mount (with an optional path prefix)")
         if not reason.strip() or len(reason) > 512:
             raise InvalidInput("a hold needs a reason of 1 to 512 characters")
+        path_prefix = _check_prefix(path_prefix)
         rec = HoldRecord(
             principal.tenant,
             "hold_" + secrets.token_hex(8),
@@ -276,7 +277,14 @@ class RetentionService:
         return result
 
     def _system_entry(
-        self, tx: WriteTx, event: Event, tenant: str, resource: str, **details: Any
+        self,
+        tx: WriteTx,
+        event: Event,
+        tenant: str,
+        resource: str,
+        *,
+        subject: str | None = None,
+        **details: Any,
     ) -> None:
         self._v.audit.append_in(
             tx,
@@ -287,87 +295,109 @@ class RetentionService:
                 resource=resource,
                 outcome=Outcome.ALLOWED,
                 request_id=f"retention-{secrets.token_hex(8)}",
+                subject=subject,
                 details=details,
             ),
         )
 
     def _destroy(self, rule: RetentionRecord, before: float, counts: dict[str, int]) -> None:
-        skipped: set[tuple[int, int]] = set()
+        """Destroy the rule's expired versions, batch by batch (keyset order, no ciphertext)."""
+        with self._v.db.read() as conn:
+            holds = HoldRepository(conn).list(rule.tenant, active_only=True)
+        after: tuple[int, int] = (0, 0)
         while True:
 
-            def op(tx: WriteTx) -> int:
-                repo = KVRepository(tx.conn)
-                found = [
-                    f
-                    for f in repo.expired_versions(
-                        rule.tenant,
-                        rule.mount,
-                        rule.path_prefix,
-                        created_before=before,
-                        limit=_BATCH + len(skipped),
-                    )
-                    if (f[0], f[2].version) not in skipped
-                ][:_BATCH]
-                by_record: dict[tuple[int, str], list[int]] = {}
-                for mid, path, v in found:
-                    try:
-                        check_holds(
-                            tx.conn,
-                            rule.tenant,
-                            mount=rule.mount,
-                            path=path,
-                            subjects=[v.subject_id] if v.subject_id else [],
-                        )
-                    except LegalHold:
-                        skipped.add((mid, v.version))
+            def op(tx: WriteTx, after: tuple[int, int] = after) -> tuple[int, int] | None:
+                found = KVRepository(tx.conn).expired_versions(
+                    rule.tenant,
+                    rule.mount,
+                    rule.path_prefix,
+                    created_before=before,
+                    after=after,
+                    limit=_BATCH,
+                )
+                by_record: dict[tuple[int, str], list[tuple[int, str | None]]] = {}
+                for mid, path, version, subject in found:
+                    if any(
+                        h.covers(rule.mount, path) or (subject and h.subject_id == subject)
+                        for h in holds
+                    ):
                         counts["held"] += 1
                         continue
-                    by_record.setdefault((mid, path), []).append(v.version)
-                for (mid, path), versions in by_record.items():
-                    repo.destroy(mid, versions)
+                    by_record.setdefault((mid, path), []).append((version, subject))
+                for (mid, path), items in by_record.items():
+                    versions = [v for v, _ in items]
+                    KVRepository(tx.conn).destroy(mid, versions)
+                    subject = next((x for _, x in items if x), None)
                     self._system_entry(
                         tx,
                         Event.KV_RECORD_DESTROY,
                         rule.tenant,
                         f"{rule.mount}/{path}",
+                        subject=self._pseudonym(tx, rule.tenant, subject),
                         versions=versions,
                         rule=rule.name,
                     )
                     counts["destroyed"] += len(versions)
-                return len(found)
+                return (found[-1][0], found[-1][2]) if len(found) == _BATCH else None
 
-            if not self._v.db.writer.call(op):
+            nxt = self._v.db.writer.call(op)
+            if nxt is None:
                 return
+            after = nxt
+
+    def _pseudonym(self, tx: WriteTx, tenant: str, subject_id: str | None) -> str | None:
+        """The audit pseudonym of a live subject (None: no subject, or erased)."""
+        if subject_id is None:
+            return None
+        found = SubjectRepository(tx.conn).key_of(tenant, subject_id)
+        if found is None or found[0] is None or found[1] is None or found[2] is not None:
+            return None
+        kek = self._v.seal.keyring().get(found[0])
+        key = kek.unwrap_subject_key(found[1], subject_id=subject_id)
+        return str(key.audit_pseudonym())
 
     def _erase(self, rule: RetentionRecord, before: float, counts: dict[str, int]) -> None:
+        """Erase the subjects with records under the rule whose every record is older than
+        ``before`` — anywhere, since erasure shreds them all; re-checked when erasing."""
         kv, md, sj = s.kv_versions, s.kv_metadata, s.subjects
         cond = [md.c.tenant_id == rule.tenant, md.c.mount == rule.mount, sj.c.erased_at.is_(None)]
         if rule.path_prefix:
             cond += [md.c.path >= rule.path_prefix, md.c.path < rule.path_prefix + "\U0010ffff"]
+        every = kv.alias("every")
+        newest = (
+            select(func.max(every.c.created_at))
+            .where(every.c.subject_id == sj.c.id)
+            .correlate(sj)
+            .scalar_subquery()
+        )
         with self._v.db.read() as conn:
             due = [
                 str(r[0])
                 for r in conn.execute(
-                    select(kv.c.subject_id)
+                    select(sj.c.id)
                     .select_from(
                         kv.join(md, kv.c.metadata_id == md.c.id).join(
                             sj, sj.c.id == kv.c.subject_id
                         )
                     )
-                    .where(and_(*cond))
-                    .group_by(kv.c.subject_id)
-                    .having(func.max(kv.c.created_at) < before)
+                    .where(and_(*cond, newest < before))
+                    .group_by(sj.c.id)
                 )
             ]
         for subject_id in due:
             try:
                 self._v.subjects.erase_by_system(
-                    rule.tenant, subject_id, actor=_SYSTEM, rule=rule.name
+                    rule.tenant, subject_id, actor=_SYSTEM, rule=rule.name, older_than=before
                 )
             except LegalHold:
                 counts["held"] += 1
-                continue
-            counts["erased"] += 1
+            except StrongroomError as exc:
+                # Erased meanwhile, or written to since: this subject only, not the run.
+                counts["skipped"] = counts.get("skipped", 0) + 1
+                log.info("retention skipped a subject: %s", exc.slug)
+            else:
+                counts["erased"] += 1
 
     # -- records of processing (GDPR art. 30) ----------------------------------
 

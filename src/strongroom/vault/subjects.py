@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from strongroom.crypto import BlindIndex, KeyPurpose, SubjectKey
-from strongroom.errors import Conflict, Gone, InvalidInput, LegalHold, NotFound
+from strongroom.errors import Conflict, Gone, InvalidInput, LegalHold, NotFound, PermissionDenied
 from strongroom.ledger.entry import AuditEvent, Event, Outcome, canonical
-from strongroom.ledger.proofs import ProofDocument
+from strongroom.ledger.proofs import ProofDocument, report_digest
 from strongroom.storage.audit import SearchQuery
 from strongroom.storage.models import SubjectRecord
 from strongroom.storage.repositories import KVRepository, SubjectRepository
@@ -194,13 +194,22 @@ class SubjectService:
 
     # -- erasure (GDPR art. 17) ---------------------------------------------
 
-    def _erase_op(self, tx: WriteTx, tenant: str, subject_id: str, now: float) -> int:
+    def _erase_op(
+        self,
+        tx: WriteTx,
+        tenant: str,
+        subject_id: str,
+        now: float,
+        older_than: float | None = None,
+    ) -> int:
         repo = SubjectRepository(tx.conn)
         rec = repo.get(tenant, subject_id)
         if rec is None:
             raise NotFound("no such data subject")
         if rec.erased_at is not None:
             raise Gone("this data subject was already erased", erased_at=rec.erased_at)
+        if older_than is not None and (repo.newest_version_time(subject_id) or 0) >= older_than:
+            raise Conflict("the subject has records newer than the retention period")
         held = HoldRepository(tx.conn).active_for_subject(tenant, subject_id)
         if held:
             raise LegalHold(
@@ -239,12 +248,18 @@ class SubjectService:
             raise NotFound("the erasure entry is missing")
         return Erasure(subject_id, now, versions, proof_document(self._v.audit, [receipt.index]))
 
-    def erase_by_system(self, tenant: str, subject_id: str, *, actor: str, rule: str) -> int:
-        """Erase on a retention rule's behalf: the same change, its own entry by ``actor``."""
+    def erase_by_system(
+        self, tenant: str, subject_id: str, *, actor: str, rule: str, older_than: float
+    ) -> int:
+        """Erase on a retention rule's behalf: the same change, its own entry by ``actor``.
+
+        Conflict if the subject got a record at or after ``older_than``
+        meanwhile (checked in the erasing transaction).
+        """
         now = self._clock()
 
         def op(tx: WriteTx) -> int:
-            versions = self._erase_op(tx, tenant, subject_id, now)
+            versions = self._erase_op(tx, tenant, subject_id, now, older_than)
             self._v.audit.append_in(
                 tx,
                 AuditEvent(
@@ -282,7 +297,10 @@ class SubjectService:
         The bundle's SHA-256 (over its RFC 8785 form) is in the
         ``sys:subject:export`` entry, which is durable before the bundle is
         returned; the answer carries that entry's proof, so the bundle is
-        signed by the log's checkpoint.
+        signed by the log's checkpoint. The caller needs ``read`` on
+        ``sys/subjects`` and on every record exported; a policy's consent
+        requirement does not apply (the export answers the subject's own
+        request, GDPR art. 20).
         """
         principal.require_admin("sys/subjects", Capability.READ)
         tenant = principal.tenant
@@ -295,6 +313,16 @@ class SubjectService:
                 key = self._key(conn, tenant, subject_id)
                 versions = KVRepository(conn).subject_versions(tenant, subject_id)
                 consents = ConsentRepository(conn).history(tenant, subject_id)
+            # The export decrypts records: the caller must be able to read each
+            # of them (sys/subjects read alone only shows that the subject exists).
+            unreadable = {
+                (m, p) for m, p, _ in versions if not principal.allows(f"{m}/{p}", Capability.READ)
+            }
+            if unreadable:
+                raise PermissionDenied(
+                    f"exporting this subject needs read on each of its records; "
+                    f"{len(unreadable)} are not readable with this token"
+                )
             records = []
             for mount, path, v in versions:
                 if v.destroyed or v.ciphertext is None:
@@ -336,7 +364,8 @@ class SubjectService:
         (record reads, writes and refusals) and the entries about the
         subject itself (``sys/subjects/<id>…``: creation, consents,
         exports, earlier reports). The report's own entry is written before
-        it is returned and is not in it.
+        it is returned; it carries the digest of the report's lines and is
+        the last proven entry (not a line).
         """
         principal.require_admin("sys/subjects", Capability.READ)
         tenant = principal.tenant
@@ -357,20 +386,21 @@ class SubjectService:
                     f"sys/subjects/{subject_id}/"
                 ):
                     rows[r.seq] = r
-            note(lines=len(rows))
-            self._v.audit.commit_scope(scope)
-        indices = sorted(rows)
-        lines = [_line(rows[i].entry) for i in indices]
-        proofs = (
-            proof_document(self._v.audit, indices, limit=_REPORT_MAX).to_json() if indices else None
-        )
+            indices = sorted(rows)
+            lines = [_line(rows[i].entry) for i in indices]
+            # The report's own entry attests which lines it holds, for whom:
+            # a line dropped, added, altered or moved to another subject no
+            # longer matches this digest (report_digest), whose entry is proven last.
+            note(lines=len(lines), lines_sha256=report_digest(subject_id, tenant, lines))
+            receipt = self._v.audit.commit_scope(scope)
+        proofs = proof_document(self._v.audit, [*indices, receipt.index], limit=_REPORT_MAX + 1)
         return {
             "format": REPORT_FORMAT,
             "subject": subject_id,
             "tenant": tenant,
             "generated_at": self._clock(),
             "lines": lines,
-            "proofs": proofs,
+            "proofs": proofs.to_json(),
         }
 
     def _search(self, q: SearchQuery) -> builtins.list[Any]:

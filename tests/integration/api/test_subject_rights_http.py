@@ -92,8 +92,9 @@ def test_consent_access_report_export_and_erasure(tmp_path: Path) -> None:
             body = ex.json()
             assert [r["data"] for r in body["export"]["records"]] == [{"dx": "p/1"}]
             assert [x["version"] for x in body["export"]["consents"]] == [1, 2]
+            key = c.get("/v1/audit/key").json()["verifier_key"]
             receipt = parse_document(json.dumps(body["receipt"]).encode())
-            verify_document(receipt)
+            verify_document(receipt, trusted_key=key)
             logged = json.loads(receipt.items[0].entry)
             assert logged["details"]["sha256"] == body["manifest"]["sha256"]
             expected.append(("sys:subject:export", "allowed", None))
@@ -108,8 +109,11 @@ def test_consent_access_report_export_and_erasure(tmp_path: Path) -> None:
             expected.remove(("kv:record:read", "error", None))
             assert got == expected
             doc = parse_document(json.dumps(report["proofs"]).encode())
-            verify_document(doc)
-            assert [i.leaf_index for i in doc.items] == [ln["index"] for ln in report["lines"]]
+            verify_document(doc, trusted_key=key)
+            # Every line proven, then the report's own entry, which attests the lines.
+            assert [i.leaf_index for i in doc.items[:-1]] == [ln["index"] for ln in report["lines"]]
+            own = json.loads(doc.items[-1].entry)
+            assert own["event"] == "sys:subject:report" and own["details"]["lines"] == len(got)
 
             # The CLI writes the report as JSON and HTML, and verifies it offline.
             cli = CLI(srv.url)
@@ -121,12 +125,29 @@ def test_consent_access_report_export_and_erasure(tmp_path: Path) -> None:
             cli.ok("subject", "access-report", sid, "--format", "pdf", "--out", str(out_pdf))
             pdf = out_pdf.read_bytes()
             assert pdf.startswith(b"%PDF-") and sid.encode() in pdf
-            key = c.get("/v1/audit/key").json()["verifier_key"]
             verified = cli("audit", "verify-proofs", str(out_json), "--key", key)
             assert verified.returncode == 0, verified.stderr
             assert cli("audit", "verify", str(out_json), "--key", key).returncode == 0
+            original = out_json.read_text()
+            # Relabelled to another subject, or a line dropped with its proof: refused.
+            relabelled = json.loads(original)
+            relabelled["subject"] = other
+            out_json.write_text(json.dumps(relabelled))
+            assert cli("audit", "verify-proofs", str(out_json), "--key", key).returncode == 7
+            dropped = json.loads(original)
+            del dropped["lines"][1]
+            del dropped["proofs"]["items"][1]
+            out_json.write_text(json.dumps(dropped))
+            assert cli("audit", "verify-proofs", str(out_json), "--key", key).returncode == 7
+            # The export file verifies, and not once its data is changed.
+            export_file = tmp_path / "export.json"
+            export_file.write_text(json.dumps(body))
+            assert cli("audit", "verify", str(export_file), "--key", key).returncode == 0
+            body["export"]["records"][0]["data"] = {"dx": "TAMPERED"}
+            export_file.write_text(json.dumps(body))
+            assert cli("audit", "verify", str(export_file), "--key", key).returncode == 7
             # A line altered in the report no longer matches its proven entry.
-            altered = json.loads(out_json.read_text())
+            altered = json.loads(original)
             altered["lines"][0]["principal"] = "someone-else"
             out_json.write_text(json.dumps(altered))
             refused = cli("audit", "verify-proofs", str(out_json), "--key", key)

@@ -7,7 +7,14 @@ import time
 
 import pytest
 
-from strongroom.errors import ConsentRequired, Gone, InvalidInput, LegalHold, NotFound
+from strongroom.errors import (
+    ConsentRequired,
+    Gone,
+    InvalidInput,
+    LegalHold,
+    NotFound,
+    PermissionDenied,
+)
 from strongroom.vault import Vault
 from strongroom.vault.audit_scope import AuditScope, open_scope
 from strongroom.vault.consent import scope_covers
@@ -166,3 +173,113 @@ class TestRetention:
         with pytest.raises(NotFound):
             vault.retention.release_hold(root, hold.id)
         vault.kv.delete_metadata(root, "secret", "a/1")
+
+
+def _entries(vault: Vault) -> list[dict[str, object]]:
+    return [json.loads(r.entry) for r in vault.audit.entries(0, vault.audit.size())]
+
+
+def _token(vault: Vault, root: Principal, name: str, rules: list[dict[str, object]]) -> Principal:
+    vault.admin.put_policy(root, name, json.dumps({"rules": rules}))
+    return vault.tokens.authenticate(vault.tokens.create(root, policies=[name]).token)
+
+
+class TestReviewFindings:
+    """Regression tests of the review of the subject-rights work (each failed before its fix)."""
+
+    def test_export_needs_read_on_every_record(self, vault: Vault, root: Principal) -> None:
+        sid = vault.subjects.create(root).id
+        vault.kv.put(root, "secret", "a/1", {"x": 1}, subject=sid)
+        clerk = _token(vault, root, "clerk", [{"path": "sys/subjects", "capabilities": ["read"]}])
+        with pytest.raises(PermissionDenied, match="read on each of its records"):
+            vault.subjects.export(clerk, sid)
+        reader = _token(
+            vault,
+            root,
+            "reader",
+            [
+                {"path": "sys/subjects", "capabilities": ["read"]},
+                {"path": "secret/a/*", "capabilities": ["read"]},
+            ],
+        )
+        assert vault.subjects.export(reader, sid)["export"]["records"][0]["data"] == {"x": 1}
+
+    def test_a_rule_needs_the_right_it_will_exercise(self, vault: Vault, root: Principal) -> None:
+        admin = _token(
+            vault, root, "ret", [{"path": "sys/retention", "capabilities": ["update", "read"]}]
+        )
+        with pytest.raises(PermissionDenied):
+            vault.retention.put_rule(
+                admin, "r", mount="secret", action="destroy-versions", after_s=60
+            )
+        with pytest.raises(PermissionDenied):
+            vault.retention.put_rule(
+                admin, "r", mount="secret", action="erase-subjects", after_s=60
+            )
+        for bad in (float("nan"), float("inf")):
+            with pytest.raises(InvalidInput):
+                vault.retention.put_rule(
+                    root, "r", mount="secret", action="destroy-versions", after_s=bad
+                )
+        with pytest.raises(InvalidInput):
+            vault.retention.put_rule(
+                root, "r", mount="secret", action="destroy-versions", after_s=9, path_prefix="../x"
+            )
+
+    def test_erase_subjects_spares_a_subject_with_newer_records_elsewhere(
+        self, vault: Vault, root: Principal
+    ) -> None:
+        vault.admin.create_mount(root, "clinic")
+        sid = vault.subjects.create(root).id
+        vault.kv.put(root, "secret", "old", {"v": 1}, subject=sid)
+        vault.retention.put_rule(root, "r", mount="secret", action="erase-subjects", after_s=0.2)
+        time.sleep(0.3)
+        vault.kv.put(root, "clinic", "new", {"v": 2}, subject=sid)
+        result = vault.retention.apply(None)
+        assert result.subjects_erased == 0
+        assert vault.kv.get(root, "clinic", "new").data == {"v": 2}
+
+    def test_holds_stop_max_versions_and_unmount(self, vault: Vault, root: Principal) -> None:
+        vault.admin.create_mount(root, "clinic")
+        vault.kv.put(root, "clinic", "p", {"v": 1})
+        vault.kv.update_metadata(root, "clinic", "p", max_versions=1)
+        hold = vault.retention.place_hold(root, reason="case", mount="clinic")
+        vault.kv.put(root, "clinic", "p", {"v": 2})
+        assert vault.kv.get(root, "clinic", "p", version=1).data == {"v": 1}
+        with pytest.raises(LegalHold):
+            vault.admin.delete_mount(root, "clinic")
+        vault.retention.release_hold(root, hold.id)
+        vault.kv.put(root, "clinic", "p", {"v": 3})
+        with pytest.raises(NotFound):
+            vault.kv.get(root, "clinic", "p", version=1)
+        vault.admin.delete_mount(root, "clinic")
+
+    def test_non_finite_expiry_is_refused(self, vault: Vault, root: Principal) -> None:
+        sid = vault.subjects.create(root).id
+        for bad in (float("nan"), float("inf")):
+            with pytest.raises(InvalidInput):
+                vault.consents.grant(root, sid, purpose="care", expires_at=bad)
+
+    def test_every_access_to_a_subject_record_names_the_subject(
+        self, vault: Vault, root: Principal
+    ) -> None:
+        sid = vault.subjects.create(root).id
+        vault.kv.put(root, "secret", "s/1", {"x": 1}, subject=sid)
+        vault.kv.put(root, "secret", "s/1", {"x": 2}, subject=sid)
+        reader = _token(vault, root, "ro", [{"path": "secret/s/*", "capabilities": ["read"]}])
+        nobody = _token(vault, root, "none", [{"path": "other/*", "capabilities": ["read"]}])
+        start = vault.audit.size()
+        vault.kv.metadata(root, "secret", "s/1")
+        with pytest.raises(PermissionDenied):
+            vault.kv.put(reader, "secret", "s/1", {"x": 3}, subject=sid)
+        with pytest.raises(Exception):
+            vault.kv.put(root, "secret", "s/1", {"x": 3}, cas=99)
+        with pytest.raises(NotFound):
+            vault.kv.metadata(nobody, "secret", "s/1")
+        vault.kv.delete(root, "secret", "s/1", versions=[1])
+        with pytest.raises(NotFound):
+            vault.kv.get(root, "secret", "s/1", version=1)
+        vault.kv.destroy(root, "secret", "s/1", versions=[1])
+        touched = _entries(vault)[start:]
+        assert len(touched) == 7
+        assert all(str(e.get("subject", "")).startswith("sp1_") for e in touched), touched

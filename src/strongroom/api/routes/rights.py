@@ -30,7 +30,9 @@ class RuleRequest(BaseModel):
     mount: str = Field(min_length=1, max_length=64)
     path_prefix: str = Field(default="", max_length=1024)
     action: str = Field(description="destroy-versions or erase-subjects")
-    after_s: float = Field(gt=0, description="Age in seconds after which the action applies.")
+    after_s: float = Field(
+        gt=0, allow_inf_nan=False, description="Age in seconds after which the action applies."
+    )
     purpose: str = Field(default="", max_length=64)
 
 

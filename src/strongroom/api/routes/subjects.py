@@ -109,7 +109,9 @@ class ConsentGrant(BaseModel):
 
     purpose: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     scope: str = Field(default="*", min_length=1, max_length=1024)
-    expires_at: float | None = Field(default=None, description="UNIX seconds; none: no expiry.")
+    expires_at: float | None = Field(
+        default=None, allow_inf_nan=False, description="UNIX seconds; none: no expiry."
+    )
     evidence_ref: str = Field(default="", max_length=512)
 
 
