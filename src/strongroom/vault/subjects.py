@@ -162,7 +162,15 @@ class SubjectService:
             tx.count(("kek", kek.version))
             return rec
 
-        return _view(self._v.db.write(op), 0)
+        resource = f"sys/subjects/{subject_id}"
+        with self._v.audit.operation(
+            Event.SYS_SUBJECT_WRITE, principal=principal, resource=resource
+        ) as scope:
+            # Over HTTP the route names the collection; the entry names the new
+            # subject, so its creation is the first line of its access report
+            # (and an in-process creation is audited at all).
+            scope.resource = resource
+            return _view(self._v.db.write(op), 0)
 
     def lookup(self, principal: Principal, reference: str) -> SubjectView:
         """The subject with this reference (NotFound, the same for absent and not yours)."""

@@ -41,7 +41,8 @@ def test_consent_access_report_export_and_erasure(tmp_path: Path) -> None:
             doctor, nobody = _token(c, "doctor"), _token(c, "nobody")
             sid = c.post("/v1/sys/subjects", json={}).json()["id"]
             other = c.post("/v1/sys/subjects", json={}).json()["id"]
-            expected: list[tuple[str, str, str | None]] = []  # (event, outcome, purpose)
+            # (event, outcome, purpose); the creation names the new subject.
+            expected: list[tuple[str, str, str | None]] = [("sys:subject:write", "allowed", None)]
 
             def put(path: str, subject: str) -> None:
                 r = c.put(
